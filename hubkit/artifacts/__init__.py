@@ -1,0 +1,16 @@
+"""Artifact kinds. Adding a kind is adding a module with `artifacts(release)` to KINDS."""
+
+from __future__ import annotations
+
+from hubkit.artifacts import bench, distill_data, distill_model, merge, space
+from hubkit.artifacts.base import Artifact, BuildContext
+from hubkit.config import Release
+
+KINDS = (distill_data, distill_model, merge, bench, space)
+
+
+def all_artifacts(release: Release) -> list[Artifact]:
+    return [a for kind in KINDS for a in kind.artifacts(release)]
+
+
+__all__ = ["KINDS", "Artifact", "BuildContext", "all_artifacts"]

@@ -1,0 +1,58 @@
+"""The small protocol every artifact kind implements; the graph, CLI and publish use only this."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from hubkit.config import Release
+
+
+@dataclass
+class BuildContext:
+    release: Release
+    out: Path  # an empty staging folder; becomes the artifact's folder if build() returns
+    inputs: dict[str, Path]  # built folders of this artifact's inputs, by name
+    report: Callable[[str], None] = print
+
+
+@dataclass
+class Artifact:
+    """One repo of the release. Subclasses set `kind` and `repo_type` and override the hooks."""
+
+    kind: ClassVar[str]
+    repo_type: ClassVar[str]  # "model" | "dataset" | "space"
+
+    name: str
+    release: Release
+    inputs: tuple[str, ...] = field(default=())
+
+    @property
+    def repo_id(self) -> str:
+        return self.release.repo_id(self.name)
+
+    def spec(self) -> dict[str, Any]:
+        """Everything from the config that decides the output; fingerprinted for staleness."""
+        raise NotImplementedError
+
+    def unavailable(self) -> str | None:
+        """Why this hubkit cannot build the artifact, or None when it can."""
+        return None
+
+    def build(self, ctx: BuildContext) -> None:
+        raise NotImplementedError
+
+    def card_context(self, path: Path) -> dict[str, Any]:
+        """Values the card template needs, read from the built folder at `path`."""
+        return {"name": self.name, "repo_id": self.repo_id, "kind": self.kind}
+
+
+def file_digest(release: Release, path: Path | None) -> str | None:
+    """Content hash of a file the config points to, so editing that file makes artifacts stale."""
+    if path is None:
+        return None
+    from hubkit.workspace import file_sha256
+
+    return file_sha256(release.resolve(path))

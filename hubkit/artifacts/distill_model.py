@@ -1,0 +1,58 @@
+"""Distilled models: the base model fine-tuned (QLoRA) on one distillation dataset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hubkit.artifacts.base import Artifact, BuildContext, file_digest
+from hubkit.config import DistilledModel, Release
+
+
+@dataclass
+class DistillModel(Artifact):
+    kind = "distill-model"
+    repo_type = "model"
+    section: DistilledModel | None = None
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "model": self.section.model_dump(mode="json"),
+            "train_config_sha256": file_digest(self.release, self.section.train.config),
+        }
+
+    def unavailable(self) -> str | None:
+        if self.section.source == "fixture":
+            return None
+        return "training (TRL + PEFT / Unsloth) is not implemented yet"
+
+    def build(self, ctx: BuildContext) -> None:
+        from hubkit.testing import save_tiny_qwen3
+
+        fx = self.section.fixture
+        ctx.report(f"{self.name}: writing tiny random Qwen3 fixture (seed {fx.seed})")
+        save_tiny_qwen3(
+            ctx.out, seed=fx.seed, layers=fx.layers, tie_word_embeddings=fx.tie_word_embeddings
+        )
+
+    def card_context(self, path: Path) -> dict[str, Any]:
+        s = self.section
+        return {
+            **super().card_context(path),
+            "base_model": s.base_model,
+            "base_model_relation": "finetune",
+            "dataset": self.release.repo_id(s.dataset),
+            "source": s.source,
+            "train": s.train.model_dump(mode="json"),
+        }
+
+
+def artifacts(release: Release) -> list[Artifact]:
+    # A fixture stands in for training, so it does not wait for its dataset to be built.
+    return [
+        DistillModel(
+            m.name, release, inputs=() if m.source == "fixture" else (m.dataset,), section=m
+        )
+        for m in release.models
+    ]

@@ -1,0 +1,238 @@
+"""The release config: pydantic models, YAML loading, one-line errors (file, key path, line)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+
+from hubkit.errors import ConfigError
+
+# Hub repo names: letters, digits, '-', '_', '.'; at most 96 characters.
+RepoName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")]
+HubId = Annotated[
+    str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+]
+DEFAULT_CONFIG = Path("configs/release.yaml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Teacher(_Strict):
+    """A model that writes the reasoning traces of a distillation dataset."""
+
+    model: str
+    backend: Literal["openai_compat", "hf_inference", "local"] = "openai_compat"
+    base_url: str | None = None
+    # The *name* of the environment variable holding the key; the key never enters a config.
+    api_key_env: str | None = None
+
+
+class DistillDataset(_Strict):
+    name: RepoName
+    pretty_name: str | None = None
+    teacher: Teacher
+    domains: list[str] = Field(min_length=1)
+    size: PositiveInt
+    prompts: Path | None = None
+    private: bool = False
+
+
+class Fixture(_Strict):
+    """A tiny random Qwen3 from `hubkit.testing`, standing in for a trained model offline."""
+
+    seed: int = 0
+    layers: PositiveInt = 4
+    tie_word_embeddings: bool = True
+
+
+class TrainSpec(_Strict):
+    method: Literal["qlora", "lora"] = "qlora"
+    framework: Literal["unsloth", "peft"] = "unsloth"
+    precision: Literal["bfloat16", "float16", "float32"] = "bfloat16"
+    config: Path | None = None
+
+
+class DistilledModel(_Strict):
+    name: RepoName
+    base_model: HubId
+    dataset: str
+    source: Literal["train", "fixture"] = "train"
+    train: TrainSpec = TrainSpec()
+    fixture: Fixture | None = None
+    private: bool = False
+
+    @model_validator(mode="after")
+    def _fixture_iff_source(self) -> DistilledModel:
+        if self.source == "fixture" and self.fixture is None:
+            raise ValueError("source 'fixture' needs a 'fixture' section")
+        if self.source != "fixture" and self.fixture is not None:
+            raise ValueError("'fixture' is only allowed with source 'fixture'")
+        return self
+
+
+class Merge(_Strict):
+    name: RepoName
+    config: Path
+    private: bool = False
+
+
+class Benchmark(_Strict):
+    name: RepoName
+    pretty_name: str | None = None
+    cases: PositiveInt = 100
+    samples: PositiveInt = 1
+    evaluate: list[str] = Field(default_factory=list)
+
+
+class Space(_Strict):
+    name: RepoName
+    title: str | None = None
+    sdk: Literal["gradio"] = "gradio"
+    models: list[str] = Field(min_length=1)
+
+
+class Release(_Strict):
+    """One model family: every artifact hubkit builds and publishes."""
+
+    version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+([.-][0-9A-Za-z.-]+)?$")]
+    namespace: RepoName
+    license: str = "apache-2.0"
+    language: list[str] = Field(default_factory=lambda: ["en"])
+    datasets: list[DistillDataset] = Field(default_factory=list)
+    models: list[DistilledModel] = Field(default_factory=list)
+    merge: Merge | None = None
+    benchmark: Benchmark | None = None
+    space: Space | None = None
+    # Where the config came from; relative paths inside it resolve against this directory.
+    source: Path = Field(default=Path("."), exclude=True)
+
+    def resolve(self, path: Path) -> Path:
+        return path if path.is_absolute() else self.source.parent / path
+
+    def repo_id(self, name: str) -> str:
+        return f"{self.namespace}/{name}"
+
+    def model_names(self) -> list[str]:
+        names = [m.name for m in self.models]
+        return [*names, self.merge.name] if self.merge else names
+
+
+def _reference_problems(rel: Release) -> list[tuple[tuple, str]]:
+    """Cross-references pydantic cannot see: names, links between sections, files on disk."""
+    problems: list[tuple[tuple, str]] = []
+    seen: dict[str, tuple] = {}
+    named = [(("datasets", i, "name"), d.name) for i, d in enumerate(rel.datasets)]
+    named += [(("models", i, "name"), m.name) for i, m in enumerate(rel.models)]
+    for key in ("merge", "benchmark", "space"):
+        if (section := getattr(rel, key)) is not None:
+            named.append(((key, "name"), section.name))
+    for loc, name in named:
+        if name in seen:
+            problems.append((loc, f"duplicate artifact name {name!r}"))
+        seen[name] = loc
+
+    datasets = {d.name for d in rel.datasets}
+    for i, m in enumerate(rel.models):
+        if m.dataset not in datasets:
+            known = ", ".join(sorted(datasets)) or "none"
+            problems.append(
+                (("models", i, "dataset"), f"unknown dataset {m.dataset!r} (known: {known})")
+            )
+
+    models = set(rel.model_names())
+    refs = []
+    if rel.benchmark:
+        refs += [(("benchmark", "evaluate", i), r) for i, r in enumerate(rel.benchmark.evaluate)]
+    if rel.space:
+        refs += [(("space", "models", i), r) for i, r in enumerate(rel.space.models)]
+    for loc, ref in refs:
+        if ref not in models and "/" not in ref:
+            known = ", ".join(sorted(models)) or "none"
+            problems.append(
+                (loc, f"{ref!r} is neither a model of this release ({known}) nor a Hub id")
+            )
+
+    files = [(("datasets", i, "prompts"), d.prompts) for i, d in enumerate(rel.datasets)]
+    files += [(("models", i, "train", "config"), m.train.config) for i, m in enumerate(rel.models)]
+    if rel.merge:
+        files.append((("merge", "config"), rel.merge.config))
+    for loc, path in files:
+        if path is not None and not rel.resolve(path).is_file():
+            problems.append((loc, f"file not found: {rel.resolve(path)}"))
+    return problems
+
+
+def format_loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
+    """Line (1-based) of the deepest YAML node on the key path `loc`."""
+    line = None
+    for part in loc:
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            node = node.value[part] if part < len(node.value) else None
+        else:
+            node = None
+    if node is not None:
+        line = node.start_mark.line + 1
+    return line
+
+
+def _problem(shown: str, root: yaml.Node | None, loc: tuple, msg: str) -> str:
+    line = _line_of(root, loc)
+    where = f" (line {line})" if line else ""
+    return f"{shown}: {format_loc(loc)}: {msg}{where}"
+
+
+def _pydantic_message(err: dict[str, Any]) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key"
+    msg = str(err["msg"])
+    msg = msg.removeprefix("Value error, ")
+    return msg[:1].lower() + msg[1:]
+
+
+def load_release(path: Path | str = DEFAULT_CONFIG) -> Release:
+    """Read and validate a release config; raise ConfigError with one line per problem."""
+    path = Path(path)
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{shown}: file not found"]) from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{shown}: cannot read: {exc.__class__.__name__}"]) from None
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError([f"{shown}{where}: invalid YAML: {problem}"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"{shown}: expected a mapping of release settings at the top level"])
+    try:
+        rel = Release.model_validate({**data, "source": path})
+    except ValidationError as exc:
+        raise ConfigError(
+            [_problem(shown, root, e["loc"], _pydantic_message(e)) for e in exc.errors()]
+        ) from None
+    problems = _reference_problems(rel)
+    if problems:
+        raise ConfigError([_problem(shown, root, loc, msg) for loc, msg in problems])
+    return rel
