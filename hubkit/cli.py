@@ -111,6 +111,119 @@ def release(config: Path = ConfigOpt, workspace: Path = WorkspaceOpt) -> None:
     pipeline.release(_load(config), Workspace(workspace), report=_reporter())
 
 
+merge_app = typer.Typer(help="mergekit merges: lint the effective t of every tensor, run a merge.")
+app.add_typer(merge_app, name="merge")
+ModelOpt = typer.Option(
+    None, "--model", "-m", help="REF=PATH: a local folder for a model reference."
+)
+ReleaseOpt = typer.Option(None, "--config", "-c", help="Release config: resolve its built models.")
+
+
+def _merge_spec(merge_config: Path, models: list[str] | None, config: Path | None, workspace: Path):
+    from hubkit import merge
+    from hubkit.artifacts.merge import built_models
+    from hubkit.errors import UsageError
+    from hubkit.workspace import Workspace
+
+    mapping = built_models(_load(config), Workspace(workspace)) if config else {}
+    for item in models or []:
+        ref, sep, path = item.partition("=")
+        if not (sep and ref and path):
+            raise UsageError(f"--model {item!r}: expected REF=PATH")
+        mapping[ref] = Path(path)
+    return merge.load(merge_config, mapping)
+
+
+def _runs(rows: list[dict[str, str]]) -> list[tuple[str, dict[str, str]]]:
+    """Consecutive layers with the same values, folded into one row ("0-35")."""
+    out: list[tuple[str, dict[str, str]]] = []
+    start = 0
+    for i, row in enumerate(rows):
+        vals = {k: v for k, v in row.items() if k != "layer"}
+        nxt = rows[i + 1] if i + 1 < len(rows) else None
+        if nxt is None or {k: v for k, v in nxt.items() if k != "layer"} != vals:
+            out.append((str(i) if start == i else f"{start}-{i}", vals))
+            start = i + 1
+    return out
+
+
+@merge_app.command("lint")
+def merge_lint(
+    merge_config: Path = typer.Argument(
+        ..., help="A mergekit YAML (e.g. configs/merge/slerp-v5.yaml)."
+    ),
+    models: list[str] = ModelOpt,
+    config: Path = ReleaseOpt,
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable report."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Exit 1 if a rule never applies or the merge is degenerate."
+    ),
+) -> None:
+    """Show which rule sets t for every tensor, rules that never apply, and the outcome."""
+    import json
+
+    from rich.table import Table
+
+    from hubkit.merge.lint import lint
+
+    report = lint(_merge_spec(merge_config, models, config, workspace))
+    if as_json:
+        print(json.dumps(report.to_json(), indent=1))
+    else:
+        console = _console()
+        tied = "tied (no lm_head tensor)" if report.tied_embeddings else "untied"
+        console.print(
+            f"{report.config}: {report.method}, {report.layers} layers, "
+            f"{len(report.tensors)} tensors, embeddings {tied}\n"
+            f"  t=0: {report.base}\n  t=1: {report.other}",
+            markup=False, highlight=False,
+        )  # fmt: skip
+        rules = Table(title="rules for t (first match wins)", title_justify="left")
+        for col in ("rule", "value", "matches", "decides", "status"):
+            rules.add_column(col, overflow="fold")
+        for r in report.rules:
+            fmt = lambda d: ", ".join(f"{g} {n}" for g, n in d.items()) or "nothing"  # noqa: E731
+            status = r.status if r.status == "applies" else f"[red]{r.status}[/]"
+            rules.add_row(r.label, str(r.value), fmt(r.matches), fmt(r.applied), status)
+        console.print(rules)
+        layers = Table(title="effective t per layer", title_justify="left")
+        for col in ("layers", "attention", "mlp", "norms"):
+            layers.add_column(col)
+        for span, vals in _runs(report.per_layer()):
+            layers.add_row(span, vals["attention"], vals["mlp"], vals["norms"])
+        console.print(layers)
+        outside = ", ".join(f"{n} t={t}" for n, t in report.outside_layers().items())
+        console.print(f"outside the layers: {outside}", markup=False, highlight=False)
+        console.print(f"outcome: {report.outcome}", markup=False, highlight=False)
+        for p in report.problems:
+            console.print(f"problem: {p}", markup=False, highlight=False, style="red")
+    if strict and report.problems:
+        raise typer.Exit(1)
+
+
+@merge_app.command("run")
+def merge_run(
+    merge_config: Path = typer.Argument(..., help="A mergekit YAML."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Output folder (must not exist or be empty)."
+    ),
+    models: list[str] = ModelOpt,
+    config: Path = ReleaseOpt,
+    workspace: Path = WorkspaceOpt,
+    shard_size: str = typer.Option("5B", help="Parameters per output shard (mergekit's K/M/B)."),
+) -> None:
+    """Run one merge directly with mergekit (the tokenizer follows the pinned vocabulary)."""
+    from hubkit import merge
+    from hubkit.errors import UsageError
+
+    if out.exists() and any(out.iterdir()):
+        raise UsageError(f"{out}: output folder is not empty")
+    spec = _merge_spec(merge_config, models, config, workspace)
+    report = merge.checked_run(spec, out, shard_size=shard_size, report=_reporter())
+    _reporter()(f"merged -> {out}: {report.outcome}")
+
+
 def main() -> None:
     try:
         app()

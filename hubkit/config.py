@@ -77,7 +77,8 @@ class DistilledModel(_Strict):
 
 class Merge(_Strict):
     name: RepoName
-    config: Path
+    config: Path  # a mergekit YAML; its model references may be release model names
+    shard_size: Annotated[str, Field(pattern=r"^\d+[KkMmBb]?$")] = "5B"
     private: bool = False
 
 
@@ -192,7 +193,7 @@ def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
     return line
 
 
-def _problem(shown: str, root: yaml.Node | None, loc: tuple, msg: str) -> str:
+def problem_at(shown: str, root: yaml.Node | None, loc: tuple, msg: str) -> str:
     line = _line_of(root, loc)
     where = f" (line {line})" if line else ""
     return f"{shown}: {format_loc(loc)}: {msg}{where}"
@@ -206,33 +207,44 @@ def _pydantic_message(err: dict[str, Any]) -> str:
     return msg[:1].lower() + msg[1:]
 
 
-def load_release(path: Path | str = DEFAULT_CONFIG) -> Release:
-    """Read and validate a release config; raise ConfigError with one line per problem."""
+def read_yaml(path: Path | str) -> tuple[Any, yaml.Node | None]:
+    """Parsed YAML and its node tree (for line numbers); ConfigError if unreadable or invalid."""
     path = Path(path)
-    shown = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([f"{shown}: file not found"]) from None
+        raise ConfigError([f"{path}: file not found"]) from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{shown}: cannot read: {exc.__class__.__name__}"]) from None
+        raise ConfigError([f"{path}: cannot read: {exc.__class__.__name__}"]) from None
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text), yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError([f"{shown}{where}: invalid YAML: {problem}"]) from None
+        raise ConfigError([f"{path}{where}: invalid YAML: {problem}"]) from None
+
+
+def validate(model: type[BaseModel], data: Any, path: Path, root: yaml.Node | None):
+    """`model.model_validate(data)`, its errors as `file: key.path: problem (line N)`."""
     if not isinstance(data, dict):
-        raise ConfigError([f"{shown}: expected a mapping of release settings at the top level"])
+        raise ConfigError([f"{path}: expected a mapping at the top level"])
     try:
-        rel = Release.model_validate({**data, "source": path})
+        return model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(
-            [_problem(shown, root, e["loc"], _pydantic_message(e)) for e in exc.errors()]
+            [problem_at(str(path), root, e["loc"], _pydantic_message(e)) for e in exc.errors()]
         ) from None
+
+
+def load_release(path: Path | str = DEFAULT_CONFIG) -> Release:
+    """Read and validate a release config; raise ConfigError with one line per problem."""
+    path = Path(path)
+    data, root = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: expected a mapping of release settings at the top level"])
+    rel = validate(Release, {**data, "source": path}, path, root)
     problems = _reference_problems(rel)
     if problems:
-        raise ConfigError([_problem(shown, root, loc, msg) for loc, msg in problems])
+        raise ConfigError([problem_at(str(path), root, loc, msg) for loc, msg in problems])
     return rel

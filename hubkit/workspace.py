@@ -103,6 +103,7 @@ class Workspace:
         """
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=self.root))
+        tmp.chmod(0o755)  # mkdtemp makes it private; an artifact folder is an ordinary one
         try:
             yield tmp
         except BaseException:

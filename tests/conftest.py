@@ -35,3 +35,19 @@ def run_cli(
         [sys.executable, "-m", "hubkit", *args],
         cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
+
+
+KIMI = "khazarai/Qwen3-4B-Kimi2.5-Reasoning-Distilled"
+QWEN = "khazarai/Qwen3-4B-Qwen3.6-plus-Reasoning-Distilled"
+
+
+@pytest.fixture(scope="session")
+def tiny_pair(tmp_path_factory) -> dict[str, Path]:
+    """Two tiny 9-layer Qwen3 models standing in for the seed's two distilled models."""
+    from hubkit.testing import save_tiny_qwen3
+
+    root = tmp_path_factory.mktemp("pair")
+    return {
+        KIMI: save_tiny_qwen3(root / "kimi", seed=1, layers=9),
+        QWEN: save_tiny_qwen3(root / "qwen", seed=2, layers=9),
+    }

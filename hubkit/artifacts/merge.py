@@ -1,15 +1,21 @@
-"""The merged model: a mergekit merge of the release's distilled models."""
+"""The merged model: a mergekit merge of the release's distilled models, linted first."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from hubkit.artifacts.base import Artifact, file_digest
+from hubkit.artifacts.base import Artifact, BuildContext, file_digest
 from hubkit.config import Merge, Release
 from hubkit.errors import UsageError
+from hubkit.workspace import Workspace
+
+LINT_FILE = "merge_lint.json"
+CONFIG_FILE = "mergekit_config.yml"
 
 
 def referenced_models(release: Release) -> list[str]:
@@ -32,6 +38,19 @@ def release_model_name(release: Release, ref: str) -> str | None:
     return name if name in names else None
 
 
+def local_models(release: Release, folders: dict[str, Path]) -> dict[str, Path]:
+    """References a merge config may use for the release's models -> their built folders."""
+    out: dict[str, Path] = {}
+    for name, path in folders.items():
+        out[name] = out[release.repo_id(name)] = path
+    return out
+
+
+def built_models(release: Release, workspace: Workspace) -> dict[str, Path]:
+    built = {m.name: workspace.path(m.name) for m in release.models if workspace.manifest(m.name)}
+    return local_models(release, built)
+
+
 @dataclass
 class MergeArtifact(Artifact):
     kind = "merge"
@@ -44,8 +63,31 @@ class MergeArtifact(Artifact):
             "config_sha256": file_digest(self.release, self.section.config),
         }
 
-    def unavailable(self) -> str | None:
-        return "the merge stage is not implemented yet"
+    def build(self, ctx: BuildContext) -> None:
+        from hubkit import merge
+
+        config = self.release.resolve(self.section.config)
+        spec = merge.load(config, local_models(self.release, ctx.inputs))
+        report = merge.checked_run(
+            spec, ctx.out, shard_size=self.section.shard_size,
+            report=lambda msg: ctx.report(f"{self.name}: {msg}"),
+        )  # fmt: skip
+        (ctx.out / LINT_FILE).write_text(json.dumps(report.to_json(), indent=1) + "\n")
+
+    def card_context(self, path: Path) -> dict[str, Any]:
+        lint = json.loads((path / LINT_FILE).read_text())
+        parents = [self.release.repo_id(n) if (n := release_model_name(self.release, r)) else r
+                   for r in referenced_models(self.release)]  # fmt: skip
+        return {
+            **super().card_context(path),
+            "base_model": parents,
+            "base_model_relation": "merge",
+            "merge_config": (path / CONFIG_FILE).read_text(),
+            "lint": {
+                k: lint[k]
+                for k in ("outcome", "degenerate", "problems", "per_layer", "tied_embeddings")
+            },
+        }
 
 
 def artifacts(release: Release) -> list[Artifact]:
