@@ -17,9 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-ConfigOpt = typer.Option(
-    Path("configs/release.yaml"), "--config", "-c", help="Release config (YAML)."
-)
+ConfigOpt = typer.Option(Path("configs/release.yaml"), "--config", "-c", help="Release config (YAML).")
 WorkspaceOpt = typer.Option(Path(".hubkit"), "--workspace", "-w", help="Where artifacts are built.")
 
 STATE_STYLE = {
@@ -57,9 +55,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Show the version."
-    ),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
     """Build, card and publish datasets, distilled models, a merge, a benchmark and a Space."""
 
@@ -86,9 +82,7 @@ def status(config: Path = ConfigOpt, workspace: Path = WorkspaceOpt) -> None:
 
 @app.command()
 def build(
-    artifacts: list[str] = typer.Argument(
-        None, help="Artifacts to build (default: all); inputs come too."
-    ),
+    artifacts: list[str] = typer.Argument(None, help="Artifacts to build (default: all); inputs come too."),
     config: Path = ConfigOpt,
     workspace: Path = WorkspaceOpt,
     force: bool = typer.Option(False, "--force", help="Rebuild even if up to date."),
@@ -97,25 +91,109 @@ def build(
     from hubkit import pipeline
     from hubkit.workspace import Workspace
 
-    pipeline.build(
-        _load(config), Workspace(workspace), artifacts or None, force=force, report=_reporter()
-    )
+    pipeline.build(_load(config), Workspace(workspace), artifacts or None, force=force, report=_reporter())
+
+
+HubOpt = typer.Option(
+    None,
+    "--hub",
+    help="Hub endpoint, e.g. https://huggingface.co (default: a local hub for the run).",
+)
+CreatePrOpt = typer.Option(False, "--create-pr", help="Open pull requests instead of committing to main.")
 
 
 @app.command()
-def release(config: Path = ConfigOpt, workspace: Path = WorkspaceOpt) -> None:
-    """Build every stage, evaluate, render cards and publish."""
+def release(
+    config: Path = ConfigOpt,
+    workspace: Path = WorkspaceOpt,
+    hub: str = HubOpt,
+    create_pr: bool = CreatePrOpt,
+) -> None:
+    """Build every stage, evaluate, render cards and publish (token: HF_TOKEN or hf login)."""
     from hubkit import pipeline
     from hubkit.workspace import Workspace
 
-    pipeline.release(_load(config), Workspace(workspace), report=_reporter())
+    pipeline.release(_load(config), Workspace(workspace), hub=hub, create_pr=create_pr, report=_reporter())
+
+
+@app.command()
+def plan(
+    config: Path = ConfigOpt,
+    workspace: Path = WorkspaceOpt,
+    hub: str = typer.Option("https://huggingface.co", "--hub", help="Hub endpoint to compare with."),
+    fmt: str = typer.Option("table", "--format", help="table, or markdown (for $GITHUB_STEP_SUMMARY)."),
+) -> None:
+    """Show what publishing would change per repo: create, add/update/delete files, tag."""
+    from rich.table import Table
+
+    from hubkit.errors import UsageError
+    from hubkit.hub.plan import hf_api, human_bytes, markdown, plan_release, resolve_token
+    from hubkit.hub.publish import explain
+    from hubkit.workspace import Workspace
+
+    if fmt not in ("table", "markdown"):
+        raise UsageError(f"--format {fmt!r}: expected table or markdown")
+    rel = _load(config)
+    try:
+        plans = plan_release(rel, Workspace(workspace), hf_api(hub, resolve_token()))
+    except Exception as exc:
+        if isinstance(exc, HubkitError):
+            raise
+        raise explain(exc, hub, rel.namespace) from None
+    if fmt == "markdown":
+        print(markdown(plans, hub), end="")
+        return
+    table = Table(title=f"plan: {config} -> {hub}")
+    for col in ("repo", "action", "add", "update", "delete", "upload", "tag"):
+        table.add_column(col, overflow="fold")
+    for p in plans:
+        counts = (str(len(p.add)), str(len(p.update)), str(len(p.delete)))
+        tag = f"{p.tag} {p.tag_action}" if p.tag else ""
+        table.add_row(f"{p.repo_type}:{p.repo_id}", p.action, *counts, human_bytes(p.upload_bytes), tag)
+    _console().print(table)
+
+
+@app.command()
+def publish(
+    config: Path = ConfigOpt,
+    workspace: Path = WorkspaceOpt,
+    hub: str = typer.Option("https://huggingface.co", "--hub", help="Hub endpoint."),
+    create_pr: bool = CreatePrOpt,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing."),
+) -> None:
+    """Publish built artifacts: one commit per repo, tag v{version}; unchanged repos are skipped."""
+    from hubkit import pipeline
+    from hubkit.workspace import Workspace
+
+    pipeline.publish(_load(config), Workspace(workspace), hub=hub, create_pr=create_pr,
+                     dry_run=dry_run, report=_reporter())  # fmt: skip
+
+
+hub_app = typer.Typer(help="The local Hub-compatible server.")
+app.add_typer(hub_app, name="hub")
+
+
+@hub_app.command("serve")
+def hub_serve(
+    root: Path = typer.Option(..., "--root", help="Where repos are stored."),
+    port: int = typer.Option(8808, "--port"),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    token: str = typer.Option(..., "--token", envvar="HUBKIT_HUB_TOKEN", help="Write token (env HUBKIT_HUB_TOKEN)."),
+    crash_after_bytes: int = typer.Option(None, "--crash-after-bytes", hidden=True),
+) -> None:
+    """Serve a local Hub (huggingface_hub, datasets and transformers work against it)."""
+    from hubkit.hub.server import serve
+
+    print(
+        f"local hub: http://{host}:{port}  (data in {root}; HF_ENDPOINT=http://{host}:{port})",
+        flush=True,
+    )
+    serve(root, token, host=host, port=port, crash_after_bytes=crash_after_bytes)
 
 
 merge_app = typer.Typer(help="mergekit merges: lint the effective t of every tensor, run a merge.")
 app.add_typer(merge_app, name="merge")
-ModelOpt = typer.Option(
-    None, "--model", "-m", help="REF=PATH: a local folder for a model reference."
-)
+ModelOpt = typer.Option(None, "--model", "-m", help="REF=PATH: a local folder for a model reference.")
 ReleaseOpt = typer.Option(None, "--config", "-c", help="Release config: resolve its built models.")
 
 
@@ -149,16 +227,12 @@ def _runs(rows: list[dict[str, str]]) -> list[tuple[str, dict[str, str]]]:
 
 @merge_app.command("lint")
 def merge_lint(
-    merge_config: Path = typer.Argument(
-        ..., help="A mergekit YAML (e.g. configs/merge/slerp-v5.yaml)."
-    ),
+    merge_config: Path = typer.Argument(..., help="A mergekit YAML (e.g. configs/merge/slerp-v5.yaml)."),
     models: list[str] = ModelOpt,
     config: Path = ReleaseOpt,
     workspace: Path = WorkspaceOpt,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable report."),
-    strict: bool = typer.Option(
-        False, "--strict", help="Exit 1 if a rule never applies or the merge is degenerate."
-    ),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 if a rule never applies or the merge is degenerate."),
 ) -> None:
     """Show which rule sets t for every tensor, rules that never apply, and the outcome."""
     import json
@@ -205,9 +279,7 @@ def merge_lint(
 @merge_app.command("run")
 def merge_run(
     merge_config: Path = typer.Argument(..., help="A mergekit YAML."),
-    out: Path = typer.Option(
-        ..., "--out", "-o", help="Output folder (must not exist or be empty)."
-    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (must not exist or be empty)."),
     models: list[str] = ModelOpt,
     config: Path = ReleaseOpt,
     workspace: Path = WorkspaceOpt,

@@ -12,9 +12,7 @@ from hubkit.errors import ConfigError
 
 # Hub repo names: letters, digits, '-', '_', '.'; at most 96 characters.
 RepoName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")]
-HubId = Annotated[
-    str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
-]
+HubId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")]
 DEFAULT_CONFIG = Path("configs/release.yaml")
 
 
@@ -141,9 +139,7 @@ def _reference_problems(rel: Release) -> list[tuple[tuple, str]]:
     for i, m in enumerate(rel.models):
         if m.dataset not in datasets:
             known = ", ".join(sorted(datasets)) or "none"
-            problems.append(
-                (("models", i, "dataset"), f"unknown dataset {m.dataset!r} (known: {known})")
-            )
+            problems.append((("models", i, "dataset"), f"unknown dataset {m.dataset!r} (known: {known})"))
 
     models = set(rel.model_names())
     refs = []
@@ -154,9 +150,7 @@ def _reference_problems(rel: Release) -> list[tuple[tuple, str]]:
     for loc, ref in refs:
         if ref not in models and "/" not in ref:
             known = ", ".join(sorted(models)) or "none"
-            problems.append(
-                (loc, f"{ref!r} is neither a model of this release ({known}) nor a Hub id")
-            )
+            problems.append((loc, f"{ref!r} is neither a model of this release ({known}) nor a Hub id"))
 
     files = [(("datasets", i, "prompts"), d.prompts) for i, d in enumerate(rel.datasets)]
     files += [(("models", i, "train", "config"), m.train.config) for i, m in enumerate(rel.models)]
@@ -232,9 +226,7 @@ def validate(model: type[BaseModel], data: Any, path: Path, root: yaml.Node | No
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(
-            [problem_at(str(path), root, e["loc"], _pydantic_message(e)) for e in exc.errors()]
-        ) from None
+        raise ConfigError([problem_at(str(path), root, e["loc"], _pydantic_message(e)) for e in exc.errors()]) from None
 
 
 def load_release(path: Path | str = DEFAULT_CONFIG) -> Release:

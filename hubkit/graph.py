@@ -22,14 +22,10 @@ class State:
 class Graph:
     """The release's artifacts in dependency order, judged against a workspace."""
 
-    def __init__(
-        self, release: Release, workspace: Workspace, artifacts: list[Artifact] | None = None
-    ):
+    def __init__(self, release: Release, workspace: Workspace, artifacts: list[Artifact] | None = None):
         self.release = release
         self.workspace = workspace
-        self.nodes = {
-            a.name: a for a in (artifacts if artifacts is not None else all_artifacts(release))
-        }
+        self.nodes = {a.name: a for a in (artifacts if artifacts is not None else all_artifacts(release))}
         for a in self.nodes.values():
             for dep in a.inputs:
                 if dep not in self.nodes:

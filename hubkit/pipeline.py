@@ -13,12 +13,8 @@ from hubkit.workspace import Workspace, fingerprint
 
 Report = Callable[[str], None]
 
-# Release stages after the artifact builds, in order; each later capability plugs in here.
-RELEASE_STAGES: dict[str, Callable[[Release, Workspace, Report], None] | None] = {
-    "evaluate": None,
-    "render cards": None,
-    "publish": None,
-}
+# Release stages between build and publish that this version cannot run yet.
+PENDING_STAGES = ("evaluate", "render cards")
 
 
 @dataclass(frozen=True)
@@ -29,9 +25,7 @@ class Row:
     state: State
 
 
-def status(
-    release: Release, workspace: Workspace, artifacts: list[Artifact] | None = None
-) -> list[Row]:
+def status(release: Release, workspace: Workspace, artifacts: list[Artifact] | None = None) -> list[Row]:
     graph = Graph(release, workspace, artifacts)
     return [
         Row(
@@ -94,9 +88,7 @@ def build(
         report(f"{name}: built -> {workspace.path(name)}")
     missing = [t for t in (targets or []) if outcome.get(t) == "not available"]
     if missing:
-        raise NotAvailableError(
-            f"artifact {missing[0]!r} is not available: {graph.state(missing[0]).reason}"
-        )
+        raise NotAvailableError(f"artifact {missing[0]!r} is not available: {graph.state(missing[0]).reason}")
     counts = {k: list(outcome.values()).count(k) for k in ("built", "up to date", "not available")}
     report("summary: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     if counts["built"] == 0:
@@ -104,14 +96,58 @@ def build(
     return outcome
 
 
-def release(release: Release, workspace: Workspace, *, report: Report = print) -> dict[str, str]:
-    """Build every stage, then evaluate, render cards and publish (where implemented)."""
+def release(
+    release: Release,
+    workspace: Workspace,
+    *,
+    hub: str | None = None,
+    token: str | None = None,
+    create_pr: bool = False,
+    report: Report = print,
+) -> dict[str, str]:
+    """Build every stage, evaluate, render cards, publish.
+
+    With no `hub`, publishing goes to a local Hub-compatible server started for the run,
+    its data under `<workspace>/.hub` (the embedded offline default).
+    """
     outcome = build(release, workspace, report=report)
-    for stage, run in RELEASE_STAGES.items():
-        if run is None:
-            report(f"{stage}: not available yet")
-            outcome[stage] = "not available"
-        else:
-            run(release, workspace, report)
-            outcome[stage] = "done"
+    for stage in PENDING_STAGES:
+        report(f"{stage}: not available yet")
+        outcome[stage] = "not available"
+    outcome["publish"] = publish(release, workspace, hub=hub, token=token, create_pr=create_pr, report=report)
     return outcome
+
+
+def publish(
+    release: Release,
+    workspace: Workspace,
+    *,
+    hub: str | None = None,
+    token: str | None = None,
+    create_pr: bool = False,
+    dry_run: bool = False,
+    report: Report = print,
+) -> str:
+    from hubkit.hub.publish import publish_release
+
+    if hub is not None:
+        from hubkit.hub.plan import resolve_token
+
+        publish_release(release, workspace, hub, resolve_token(token), create_pr=create_pr,
+                        dry_run=dry_run, report=report)  # fmt: skip
+        return f"published to {hub}"
+    import secrets
+
+    from hubkit.hub.server import BackgroundHub
+
+    root = workspace.root / ".hub"
+    run_token = secrets.token_urlsafe(24)  # lives only for this run; never shown
+    with BackgroundHub(root, run_token) as local:
+        report(f"publish: no --hub given; publishing to a local hub at {local.url} (data in {root})")
+        publish_release(release, workspace, local.url, run_token, create_pr=create_pr,
+                        dry_run=dry_run, report=report)  # fmt: skip
+    report(
+        f"browse it: HUBKIT_HUB_TOKEN=choose-one hubkit hub serve --root {root} --port 8808, "
+        f"then open http://127.0.0.1:8808/api/models?author={release.namespace}"
+    )
+    return f"published to the local hub in {root}"

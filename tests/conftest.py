@@ -12,11 +12,16 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 
 
+# Any use of the default Hub endpoint goes to a closed local port and fails at once; tests
+# that publish pass their own local hub's URL explicitly.
+NO_HUB = {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_DISABLE_TELEMETRY": "1", "HF_TOKEN": ""}
+
+
 @pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    # Any accidental Hub access fails fast instead of hanging on the closed network.
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+def _no_hub(monkeypatch):
+    for key, value in NO_HUB.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
 
 
 @pytest.fixture
@@ -26,11 +31,10 @@ def demo_config(tmp_path: Path) -> Path:
     return tmp_path / "configs" / "demo.yaml"
 
 
-def run_cli(
-    *args: str, cwd: Path | None = None, env: dict | None = None
-) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     """The real `hubkit` entry point in a subprocess: real exit codes, real stderr."""
-    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200", **(env or {})}
+    full_env = {**os.environ, **NO_HUB, "COLUMNS": "200", **(env or {})}
+    full_env.pop("HF_HUB_OFFLINE", None)
     return subprocess.run(
         [sys.executable, "-m", "hubkit", *args],
         cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=600,
@@ -51,3 +55,59 @@ def tiny_pair(tmp_path_factory) -> dict[str, Path]:
         KIMI: save_tiny_qwen3(root / "kimi", seed=1, layers=9),
         QWEN: save_tiny_qwen3(root / "qwen", seed=2, layers=9),
     }
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class HubProcess:
+    """`hubkit hub serve` in a real subprocess, so tests can kill and restart it."""
+
+    def __init__(self, root: Path, token: str = "test-token", extra: tuple[str, ...] = ()):
+        self.root, self.token, self.extra = root, token, extra
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> HubProcess:
+        import time
+
+        import httpx
+
+        cmd = [sys.executable, "-m", "hubkit", "hub", "serve", "--root", str(self.root), "--port", str(self.port)]
+        env = {**os.environ, "HUBKIT_HUB_TOKEN": self.token}
+        self.proc = subprocess.Popen([*cmd, *self.extra], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hub died: {self.proc.stderr.read().decode()}")
+            try:
+                if httpx.get(f"{self.url}/api/models", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("hub did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def hub(tmp_path):
+    h = HubProcess(tmp_path / "hub-data").start()
+    yield h
+    h.stop()
+
+
+@pytest.fixture
+def api(hub):
+    from hubkit.hub.plan import hf_api
+
+    return hf_api(hub.url, hub.token)

@@ -171,9 +171,7 @@ def test_missing_model_path(tmp_path, tiny_pair):
     msg = _one_line_error(exc)
     assert f"models[1].model: model '{QWEN}' not found (not a local model folder)" in msg
     with pytest.raises(ConfigError) as exc:
-        merge.load(
-            CONFIGS / "merge" / "slerp-v5.yaml", {KIMI: tiny_pair[KIMI], QWEN: tmp_path / "gone"}
-        )
+        merge.load(CONFIGS / "merge" / "slerp-v5.yaml", {KIMI: tiny_pair[KIMI], QWEN: tmp_path / "gone"})
     assert f"no config.json in {tmp_path / 'gone'}" in _one_line_error(exc)
 
 
@@ -206,9 +204,7 @@ def test_t_outside_unit_interval(tmp_path, tiny_pair, t):
 
 def test_t_outside_unit_interval_in_a_rule(tmp_path, tiny_pair):
     with pytest.raises(ConfigError) as exc:
-        merge.load(
-            write_config(tmp_path, [{"filter": "mlp", "value": 3}, {"value": 0.5}]), tiny_pair
-        )
+        merge.load(write_config(tmp_path, [{"filter": "mlp", "value": 3}, {"value": 0.5}]), tiny_pair)
     assert "parameters.t[0].value: t=3 is outside [0, 1] (line " in _one_line_error(exc)
 
 
@@ -237,9 +233,7 @@ def test_tokenizer_comes_from_the_pinned_model(tmp_path, tiny_pair):
     said: list[str] = []
     for cfg, want in (("slerp-v5-intended.yaml", "qwen"), ("demo-slerp.yaml", None)):
         if want is None:  # t=0 on the embeddings pins the base model's vocabulary
-            spec = merge.load(
-                write_config(tmp_path, [{"filter": "embed", "value": 0}, {"value": 0.5}]), pair
-            )
+            spec = merge.load(write_config(tmp_path, [{"filter": "embed", "value": 0}, {"value": 0.5}]), pair)
             want = "kimi"
         else:
             spec = merge.load(CONFIGS / "merge" / cfg, pair)
@@ -293,6 +287,4 @@ def test_demo_merge_artifact_builds_loads_and_has_card_inputs(demo_config, tmp_p
     cfg = demo_config.parent / "merge" / "demo-slerp.yaml"
     cfg.write_text(cfg.read_text().replace("- value: 1\n", "- value: 0.5\n"))
     states = {r.name: r.state.status for r in pipeline.status(load_release(demo_config), ws)}
-    assert (
-        states["tiny-qwen3-slerp"] == "stale" and states["tiny-qwen3-a-distilled"] == "up to date"
-    )
+    assert states["tiny-qwen3-slerp"] == "stale" and states["tiny-qwen3-a-distilled"] == "up to date"

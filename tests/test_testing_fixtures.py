@@ -20,9 +20,7 @@ def test_same_seed_same_weights_other_seed_differs():
     a, b, c = (_weights(tiny_qwen3(s, layers=2)) for s in (1, 1, 2))
     assert a.keys() == b.keys() == c.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert not torch.equal(
-        a["model.layers.0.mlp.up_proj.weight"], c["model.layers.0.mlp.up_proj.weight"]
-    )
+    assert not torch.equal(a["model.layers.0.mlp.up_proj.weight"], c["model.layers.0.mlp.up_proj.weight"])
 
 
 def test_seeding_does_not_disturb_the_global_rng():
@@ -49,9 +47,7 @@ def test_saved_fixture_loads_with_auto_classes_and_generates(saved):
     assert model.config.num_hidden_layers == 3
     assert model.dtype == torch.bfloat16
     msgs = [{"role": "user", "content": "What is 6*7?"}]
-    enc = tok.apply_chat_template(
-        msgs, add_generation_prompt=True, return_tensors="pt", return_dict=True
-    )
+    enc = tok.apply_chat_template(msgs, add_generation_prompt=True, return_tensors="pt", return_dict=True)
     out = model.generate(**enc, max_new_tokens=6, do_sample=False)
     assert out.shape[1] == enc["input_ids"].shape[1] + 6 or tok.eos_token_id in out[0].tolist()
     reloaded = _weights(AutoModelForCausalLM.from_pretrained(saved))
@@ -83,8 +79,6 @@ def test_chat_template_handles_think_blocks(saved):
     assert text.startswith("<|im_start|>system\nBe brief.<|im_end|>\n")
     assert "old reasoning" not in text  # earlier turns keep only their answer
     assert "<|im_start|>assistant\nA1<|im_end|>" in text
-    assert text.endswith(
-        "<|im_start|>assistant\n<think>\nnew reasoning\n</think>\n\nA2<|im_end|>\n"
-    )
+    assert text.endswith("<|im_start|>assistant\n<think>\nnew reasoning\n</think>\n\nA2<|im_end|>\n")
     prompt = tok.apply_chat_template(convo[:2], tokenize=False, add_generation_prompt=True)
     assert prompt.endswith("<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\n<think>\n")

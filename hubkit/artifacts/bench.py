@@ -23,8 +23,4 @@ class BenchArtifact(Artifact):
 
 
 def artifacts(release: Release) -> list[Artifact]:
-    return (
-        [BenchArtifact(release.benchmark.name, release, section=release.benchmark)]
-        if release.benchmark
-        else []
-    )
+    return [BenchArtifact(release.benchmark.name, release, section=release.benchmark)] if release.benchmark else []

@@ -32,9 +32,7 @@ class DistillModel(Artifact):
 
         fx = self.section.fixture
         ctx.report(f"{self.name}: writing tiny random Qwen3 fixture (seed {fx.seed})")
-        save_tiny_qwen3(
-            ctx.out, seed=fx.seed, layers=fx.layers, tie_word_embeddings=fx.tie_word_embeddings
-        )
+        save_tiny_qwen3(ctx.out, seed=fx.seed, layers=fx.layers, tie_word_embeddings=fx.tie_word_embeddings)
 
     def card_context(self, path: Path) -> dict[str, Any]:
         s = self.section
@@ -51,8 +49,6 @@ class DistillModel(Artifact):
 def artifacts(release: Release) -> list[Artifact]:
     # A fixture stands in for training, so it does not wait for its dataset to be built.
     return [
-        DistillModel(
-            m.name, release, inputs=() if m.source == "fixture" else (m.dataset,), section=m
-        )
+        DistillModel(m.name, release, inputs=() if m.source == "fixture" else (m.dataset,), section=m)
         for m in release.models
     ]

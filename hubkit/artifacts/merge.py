@@ -83,10 +83,7 @@ class MergeArtifact(Artifact):
             "base_model": parents,
             "base_model_relation": "merge",
             "merge_config": (path / CONFIG_FILE).read_text(),
-            "lint": {
-                k: lint[k]
-                for k in ("outcome", "degenerate", "problems", "per_layer", "tied_embeddings")
-            },
+            "lint": {k: lint[k] for k in ("outcome", "degenerate", "problems", "per_layer", "tied_embeddings")},
         }
 
 
@@ -94,6 +91,4 @@ def artifacts(release: Release) -> list[Artifact]:
     if release.merge is None:
         return []
     parents = [release_model_name(release, r) for r in referenced_models(release)]
-    return [
-        MergeArtifact(release.merge.name, release, tuple(p for p in parents if p), release.merge)
-    ]
+    return [MergeArtifact(release.merge.name, release, tuple(p for p in parents if p), release.merge)]

@@ -23,6 +23,4 @@ class SpaceArtifact(Artifact):
 
 
 def artifacts(release: Release) -> list[Artifact]:
-    return (
-        [SpaceArtifact(release.space.name, release, section=release.space)] if release.space else []
-    )
+    return [SpaceArtifact(release.space.name, release, section=release.space)] if release.space else []

@@ -88,17 +88,9 @@ def _t_problems(doc: dict) -> list[tuple[tuple, str]]:
         if not isinstance(params, dict) or "t" not in params:
             continue
         setting = params["t"]
-        rules = (
-            setting
-            if isinstance(setting, list) and any(isinstance(r, dict) for r in setting)
-            else None
-        )
+        rules = setting if isinstance(setting, list) and any(isinstance(r, dict) for r in setting) else None
         entries = (
-            [
-                ((*loc, "t", i, "value"), r.get("value"))
-                for i, r in enumerate(rules)
-                if isinstance(r, dict)
-            ]
+            [((*loc, "t", i, "value"), r.get("value")) for i, r in enumerate(rules) if isinstance(r, dict)]
             if rules
             else [((*loc, "t"), setting)]
         )
@@ -185,6 +177,10 @@ def tensor_shapes(model_dir: Path) -> dict[str, list[int]]:
 def check_compatible(spec: MergeSpec) -> None:
     """Same architecture, same tensors, same shapes: else one line naming the difference."""
     folders = list(spec.names)  # config order (mergekit's referenced_models() is a set)
+    for folder in folders:
+        cfg = json.loads((Path(folder) / "config.json").read_text())
+        if not isinstance(cfg.get("architectures"), list) or len(cfg["architectures"]) != 1:
+            raise HubkitError(f"{spec.path}: {spec.name(folder)}: config.json must name exactly one architecture")
     first = Path(folders[0])
     cfg0 = json.loads((first / "config.json").read_text())
     shapes0 = tensor_shapes(first)
@@ -198,19 +194,14 @@ def check_compatible(spec: MergeSpec) -> None:
         shapes = tensor_shapes(other)
         if missing := sorted(set(shapes0) ^ set(shapes)):
             raise HubkitError(
-                f"{spec.path}: {a} and {b} have different tensors, e.g. {missing[0]} "
-                f"({len(missing)} differ)"
+                f"{spec.path}: {a} and {b} have different tensors, e.g. {missing[0]} ({len(missing)} differ)"
             )
         for name, shape in shapes0.items():
             if shapes[name] != shape:
-                raise HubkitError(
-                    f"{spec.path}: {a} and {b} differ in shape of {name}: {shape} vs {shapes[name]}"
-                )
+                raise HubkitError(f"{spec.path}: {a} and {b} differ in shape of {name}: {shape} vs {shapes[name]}")
 
 
-def run(
-    spec: MergeSpec, out: Path, *, shard_size: str = "5B", tokenizer_from: str | None = None
-) -> Path:
+def run(spec: MergeSpec, out: Path, *, shard_size: str = "5B", tokenizer_from: str | None = None) -> Path:
     """Merge with mergekit into `out` (sharded safetensors, lazy loading); returns `out`.
 
     The tokenizer comes from `tokenizer_from` (a local folder): the model whose vocabulary

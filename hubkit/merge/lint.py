@@ -46,9 +46,7 @@ class Rule:
 
     @property
     def label(self) -> str:
-        return f"#{self.index} " + (
-            f"filter {self.filter!r}" if self.filter not in (None, "*") else "catch-all"
-        )
+        return f"#{self.index} " + (f"filter {self.filter!r}" if self.filter not in (None, "*") else "catch-all")
 
 
 @dataclass
@@ -126,9 +124,7 @@ def _plan(spec: MergeSpec) -> list[tuple[str, float]]:
 def lint(spec: MergeSpec) -> LintReport:
     cfg = spec.config
     if cfg.merge_method != "slerp":
-        raise HubkitError(
-            f"{spec.path}: lint reads SLERP's t; merge_method is {cfg.merge_method!r}"
-        )
+        raise HubkitError(f"{spec.path}: lint reads SLERP's t; merge_method is {cfg.merge_method!r}")
     if cfg.base_model is None or not cfg.models:
         raise HubkitError(f"{spec.path}: lint needs `models` and `base_model`")
     base = spec.name(cfg.base_model)
@@ -153,9 +149,7 @@ def lint(spec: MergeSpec) -> LintReport:
         if first is not None:
             first.applied[group] = first.applied.get(group, 0) + 1
         m = _LAYER.search(name)
-        tensors.append(
-            TensorT(name, group, int(m.group(1)) if m else None, t, first and first.index)
-        )
+        tensors.append(TensorT(name, group, int(m.group(1)) if m else None, t, first and first.index))
 
     problems = []
     for r in rules:
@@ -164,9 +158,7 @@ def lint(spec: MergeSpec) -> LintReport:
         catch_all = next((e for e in rules[: r.index] if e.filter in (None, "*")), None)
         if r.matches:
             r.status, r.shadowed_by = "shadowed", (catch_all or _decider(r, rules, tensors)).index
-            why = f"shadowed by rule #{r.shadowed_by}" + (
-                " (a catch-all: no filter)" if catch_all else ""
-            )
+            why = f"shadowed by rule #{r.shadowed_by}" + (" (a catch-all: no filter)" if catch_all else "")
         else:
             r.status = "matches no tensor"
             why = "matches no tensor"
@@ -181,9 +173,7 @@ def lint(spec: MergeSpec) -> LintReport:
     elif ts <= {1.0}:
         outcome = f"output identical to {other} (every t = 1)"
     else:
-        outcome = (
-            f"interpolates {base} (t=0) -> {other} (t=1); t in [{_num(min(ts))}, {_num(max(ts))}]"
-        )
+        outcome = f"interpolates {base} (t=0) -> {other} (t=1); t in [{_num(min(ts))}, {_num(max(ts))}]"
     if degenerate:
         problems.append(f"degenerate merge: {outcome}")
     layers = max((x.layer for x in tensors if x.layer is not None), default=-1) + 1

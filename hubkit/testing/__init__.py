@@ -131,9 +131,7 @@ def tiny_qwen3(seed: int = 0, *, dtype: str = "bfloat16", tokenizer=None, **conf
     return model.to(getattr(torch, dtype)).eval()
 
 
-def save_tiny_qwen3(
-    path: Path | str, seed: int = 0, *, dtype: str = "bfloat16", **config: Any
-) -> Path:
+def save_tiny_qwen3(path: Path | str, seed: int = 0, *, dtype: str = "bfloat16", **config: Any) -> Path:
     """Write model + tokenizer with `save_pretrained`; loads back with the Auto classes."""
     from transformers.utils import logging
 

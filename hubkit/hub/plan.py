@@ -1,0 +1,156 @@
+"""What publishing would change, per repo: compare built artifacts with the remote by content hash.
+
+Large (LFS) files are compared by the sha256 the Hub reports; regular files by their git
+blob id. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hubkit.artifacts import Artifact
+from hubkit.config import Release
+from hubkit.graph import UP_TO_DATE, Graph
+from hubkit.hub.store import git_blob_sha1
+from hubkit.workspace import MANIFEST, Workspace
+
+HUB = "https://huggingface.co"
+KEEP = {".gitattributes"}  # made by the Hub with every repo; never ours to delete
+
+
+@dataclass
+class RepoPlan:
+    artifact: str
+    repo_id: str
+    repo_type: str
+    folder: Path
+    private: bool = False
+    sdk: str | None = None
+    skipped: str | None = None  # why this artifact is not published
+    create: bool = False
+    head: str | None = None
+    add: list[str] = field(default_factory=list)
+    update: list[str] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    upload_bytes: int = 0
+    tag: str = ""
+    tag_action: str = "create"  # "create" | "exists" | "conflict"
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.create or self.add or self.update or self.delete)
+
+    @property
+    def action(self) -> str:
+        if self.skipped:
+            return f"skip: {self.skipped}"
+        if self.tag_action == "conflict":
+            return f"conflict: {self.tag} already exists at another commit"
+        if self.changed:
+            return "create repo + commit" if self.create else "commit"
+        return "tag" if self.tag_action == "create" else "nothing to do"
+
+
+def is_hub(endpoint: str) -> bool:
+    return endpoint.rstrip("/") == HUB
+
+
+def hf_api(endpoint: str, token: str | None):
+    """The real huggingface_hub client; Xet off for a local server (it speaks LFS only)."""
+    from huggingface_hub import HfApi, constants
+
+    from hubkit.errors import UsageError
+
+    if constants.HF_HUB_OFFLINE:
+        raise UsageError(f"HF_HUB_OFFLINE is set: unset it to plan or publish against {endpoint}")
+    if not is_hub(endpoint):
+        constants.HF_HUB_DISABLE_XET = True
+    return HfApi(endpoint=endpoint, token=token or False, library_name="hubkit")
+
+
+def resolve_token(explicit: str | None = None) -> str | None:
+    """HF_TOKEN, else the huggingface_hub login. Never printed, logged or stored by hubkit."""
+    if explicit:
+        return explicit
+    from huggingface_hub import get_token
+
+    return os.environ.get("HF_TOKEN") or get_token()
+
+
+def _local_files(folder: Path, manifest: dict) -> dict[str, dict]:
+    return {p: info for p, info in manifest.get("files", {}).items() if p != MANIFEST}
+
+
+def plan_repo(art: Artifact, folder: Path, manifest: dict, version: str, api) -> RepoPlan:
+    from huggingface_hub.utils import RepositoryNotFoundError
+
+    plan = RepoPlan(
+        art.name, art.repo_id, art.repo_type, folder,
+        private=getattr(art.section, "private", False),
+        sdk=getattr(art.section, "sdk", None), tag=f"v{version}",
+    )  # fmt: skip
+    local = _local_files(folder, manifest)
+    try:
+        info = api.repo_info(art.repo_id, repo_type=art.repo_type, files_metadata=True)
+    except RepositoryNotFoundError:
+        plan.create = True
+        plan.add = sorted(local)
+        plan.upload_bytes = sum(f["size"] for f in local.values())
+        return plan
+    plan.head = info.sha
+    remote = {s.rfilename: s for s in info.siblings or []}
+    for path, f in sorted(local.items()):
+        r = remote.get(path)
+        if r is None:
+            plan.add.append(path)
+        elif (r.lfs.sha256 == f["sha256"]) if r.lfs else (r.blob_id == git_blob_sha1((folder / path).read_bytes())):
+            plan.unchanged.append(path)
+        else:
+            plan.update.append(path)
+    plan.delete = sorted(p for p in remote if p not in local and p not in KEEP)
+    plan.upload_bytes = sum(local[p]["size"] for p in plan.add + plan.update)
+    tags = {t.name: t.target_commit for t in api.list_repo_refs(art.repo_id, repo_type=art.repo_type).tags}
+    if plan.tag in tags:
+        plan.tag_action = "exists" if tags[plan.tag] == plan.head and not plan.changed else "conflict"
+    return plan
+
+
+def plan_release(release: Release, workspace: Workspace, api) -> list[RepoPlan]:
+    graph = Graph(release, workspace)
+    plans = []
+    for name in graph.order:
+        art, state = graph.nodes[name], graph.state(name)
+        if state.status != UP_TO_DATE:
+            why = state.status + (f" ({state.reason})" if state.reason else "")
+            plans.append(RepoPlan(name, art.repo_id, art.repo_type, workspace.path(name), skipped=why))
+            continue
+        plans.append(plan_repo(art, workspace.path(name), workspace.manifest(name), release.version, api))
+    return plans
+
+
+def markdown(plans: list[RepoPlan], endpoint: str) -> str:
+    """A summary for $GITHUB_STEP_SUMMARY."""
+    lines = [
+        f"### hubkit plan → {endpoint}",
+        "",
+        "| repo | action | add | update | delete | upload | tag |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for p in plans:
+        lines.append(
+            f"| `{p.repo_type}:{p.repo_id}` | {p.action} | {len(p.add)} | {len(p.update)} | "
+            f"{len(p.delete)} | {human_bytes(p.upload_bytes)} | {p.tag or '-'} ({p.tag_action}) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
