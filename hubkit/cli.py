@@ -128,18 +128,11 @@ def plan(
 
     from hubkit.errors import UsageError
     from hubkit.hub.plan import hf_api, human_bytes, markdown, plan_release, resolve_token
-    from hubkit.hub.publish import explain
     from hubkit.workspace import Workspace
 
     if fmt not in ("table", "markdown"):
         raise UsageError(f"--format {fmt!r}: expected table or markdown")
-    rel = _load(config)
-    try:
-        plans = plan_release(rel, Workspace(workspace), hf_api(hub, resolve_token()))
-    except Exception as exc:
-        if isinstance(exc, HubkitError):
-            raise
-        raise explain(exc, hub, rel.namespace) from None
+    plans = plan_release(_load(config), Workspace(workspace), hf_api(hub, resolve_token()), report=_reporter())
     if fmt == "markdown":
         print(markdown(plans, hub), end="")
         return

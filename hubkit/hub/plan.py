@@ -118,7 +118,9 @@ def plan_repo(art: Artifact, folder: Path, manifest: dict, version: str, api) ->
     return plan
 
 
-def plan_release(release: Release, workspace: Workspace, api) -> list[RepoPlan]:
+def plan_release(release: Release, workspace: Workspace, api, report=print) -> list[RepoPlan]:
+    from hubkit.hub.retry import retrying
+
     graph = Graph(release, workspace)
     plans = []
     for name in graph.order:
@@ -127,7 +129,11 @@ def plan_release(release: Release, workspace: Workspace, api) -> list[RepoPlan]:
             why = state.status + (f" ({state.reason})" if state.reason else "")
             plans.append(RepoPlan(name, art.repo_id, art.repo_type, workspace.path(name), skipped=why))
             continue
-        plans.append(plan_repo(art, workspace.path(name), workspace.manifest(name), release.version, api))
+        folder, manifest = workspace.path(name), workspace.manifest(name)
+        plans.append(retrying(
+            lambda _, art=art, folder=folder, manifest=manifest: plan_repo(art, folder, manifest, release.version, api),
+            endpoint=api.endpoint, repo_id=art.repo_id, report=report,
+        ))  # fmt: skip
     return plans
 
 
