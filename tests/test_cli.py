@@ -83,3 +83,10 @@ def test_demo_build_status_and_release(demo_config, tmp_path):
     r = run_cli("build", "tiny-teacher-a-reasoning", "-c", str(demo_config), "-w", ws)
     assert r.returncode == 1
     assert r.stderr.startswith("artifact 'tiny-teacher-a-reasoning' is not available: ")
+
+
+def test_errors_never_show_a_secret(monkeypatch):
+    from hubkit.cli import _redact
+
+    monkeypatch.setenv("HF_TOKEN", "hf_abcdefghijklmnop")
+    assert _redact("failed with hf_abcdefghijklmnop in it") == "failed with *** in it"

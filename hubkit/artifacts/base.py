@@ -28,10 +28,19 @@ class Artifact:
     name: str
     release: Release
     inputs: tuple[str, ...] = field(default=())
+    section: Any = None  # the artifact's part of the release config
 
     @property
     def repo_id(self) -> str:
         return self.release.repo_id(self.name)
+
+    @property
+    def private(self) -> bool:
+        return bool(getattr(self.section, "private", False))
+
+    @property
+    def sdk(self) -> str | None:
+        return getattr(self.section, "sdk", None)
 
     def spec(self) -> dict[str, Any]:
         """Everything from the config that decides the output; fingerprinted for staleness."""

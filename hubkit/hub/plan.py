@@ -89,8 +89,7 @@ def plan_repo(art: Artifact, folder: Path, manifest: dict, version: str, api) ->
 
     plan = RepoPlan(
         art.name, art.repo_id, art.repo_type, folder,
-        private=getattr(art.section, "private", False),
-        sdk=getattr(art.section, "sdk", None), tag=f"v{version}",
+        private=art.private, sdk=art.sdk, tag=f"v{version}",
     )  # fmt: skip
     local = _local_files(folder, manifest)
     try:
@@ -118,10 +117,10 @@ def plan_repo(art: Artifact, folder: Path, manifest: dict, version: str, api) ->
     return plan
 
 
-def plan_release(release: Release, workspace: Workspace, api, report=print) -> list[RepoPlan]:
+def plan_release(release: Release, workspace: Workspace, api, report=print, artifacts=None) -> list[RepoPlan]:
     from hubkit.hub.retry import retrying
 
-    graph = Graph(release, workspace)
+    graph = Graph(release, workspace, artifacts)
     plans = []
     for name in graph.order:
         art, state = graph.nodes[name], graph.state(name)

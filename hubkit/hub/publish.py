@@ -65,16 +65,16 @@ def publish_repo(plan: RepoPlan, api, release: Release, artifact, manifest: dict
 
 def publish_release(
     release: Release, workspace: Workspace, endpoint: str, token: str | None, *,
-    create_pr: bool = False, dry_run: bool = False, report: Report = print,
+    create_pr: bool = False, dry_run: bool = False, report: Report = print, artifacts=None,
 ) -> list[tuple[RepoPlan, str]]:  # fmt: skip
     """Plan, then publish every built, up-to-date artifact. Returns (plan, outcome) per repo."""
     api = hf_api(endpoint, token)
-    plans = plan_release(release, workspace, api, report=report)
+    plans = plan_release(release, workspace, api, report=report, artifacts=artifacts)
     conflicts = [p for p in plans if not p.skipped and p.tag_action == "conflict"]
     if conflicts and not create_pr:
         p = conflicts[0]
         raise UsageError(f"{p.repo_id}: files changed but tag {p.tag} already exists; bump `version` in the config")
-    graph = Graph(release, workspace)
+    graph = Graph(release, workspace, artifacts)
     results = []
     for plan in plans:
         if plan.skipped or dry_run:
