@@ -48,10 +48,10 @@ def chain(release, **values):
     calls: list = []
     v = {"a": "A", "b": "B", "c": "C", "d": "D", **values}
     return calls, [
-        Text("a", release, (), v["a"], calls=calls),
-        Text("b", release, ("a",), v["b"], calls=calls),
-        Text("c", release, ("b",), v["c"], calls=calls),
-        Text("d", release, (), v["d"], calls=calls),
+        Text("a", release, (), value=v["a"], calls=calls),
+        Text("b", release, ("a",), value=v["b"], calls=calls),
+        Text("c", release, ("b",), value=v["c"], calls=calls),
+        Text("d", release, (), value=v["d"], calls=calls),
     ]
 
 
