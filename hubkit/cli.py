@@ -162,6 +162,46 @@ def publish(
                      dry_run=dry_run, report=_reporter())  # fmt: skip
 
 
+cards_app = typer.Typer(help="Model, dataset and Space cards from the templates in cards/.")
+app.add_typer(cards_app, name="cards")
+
+
+@cards_app.command("render")
+def cards_render(config: Path = ConfigOpt, workspace: Path = WorkspaceOpt) -> None:
+    """Write each built artifact's README.md (and chart, eval results) into the workspace."""
+    from hubkit import pipeline
+    from hubkit.workspace import Workspace
+
+    for p in pipeline.cards(_load(config), Workspace(workspace), report=_reporter()):
+        _reporter()(f"problem: {p}")
+
+
+@cards_app.command("lint")
+def cards_lint(config: Path = ConfigOpt, workspace: Path = WorkspaceOpt) -> None:
+    """Check rendered cards offline; exit 1 on any problem, each as `repo: field: problem`."""
+    from hubkit.cards.lint import lint_release
+    from hubkit.graph import Graph
+    from hubkit.workspace import Workspace
+
+    rel, ws = _load(config), Workspace(workspace)
+    graph = Graph(rel, ws)
+    texts, problems = {}, []
+    for name in graph.order:
+        if ws.manifest(name) is None:
+            continue
+        card = ws.path(name) / "README.md"
+        if card.is_file():
+            texts[graph.nodes[name].repo_id] = card.read_text()
+        else:
+            problems.append(f"{graph.nodes[name].repo_id}: README.md: not rendered (run hubkit cards render)")
+    problems += lint_release(rel, texts)
+    for p in problems:
+        print(p)
+    if problems:
+        raise typer.Exit(1)
+    print(f"{len(texts)} cards, no problems")
+
+
 hub_app = typer.Typer(help="The local Hub-compatible server.")
 app.add_typer(hub_app, name="hub")
 

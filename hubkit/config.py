@@ -86,6 +86,9 @@ class Benchmark(_Strict):
     cases: PositiveInt = 100
     samples: PositiveInt = 1
     evaluate: list[str] = Field(default_factory=list)
+    # Results to put on the cards until hubkit's own evaluation has run: a results file or a
+    # published table (e.g. bench/seed_results.yaml); cards name their source.
+    results: Path | None = None
 
 
 class Space(_Strict):
@@ -107,6 +110,7 @@ class Release(_Strict):
     merge: Merge | None = None
     benchmark: Benchmark | None = None
     space: Space | None = None
+    card_templates: Path = Path("../cards")  # Jinja templates; relative to this config file
     # Where the config came from; relative paths inside it resolve against this directory.
     source: Path = Field(default=Path("."), exclude=True)
 
@@ -115,6 +119,10 @@ class Release(_Strict):
 
     def repo_id(self, name: str) -> str:
         return f"{self.namespace}/{name}"
+
+    def model_ref(self, ref: str) -> str:
+        """A release model's name -> its repo id; a Hub id stays as it is."""
+        return self.repo_id(ref) if ref in self.model_names() else ref
 
     def model_names(self) -> list[str]:
         names = [m.name for m in self.models]
@@ -156,9 +164,13 @@ def _reference_problems(rel: Release) -> list[tuple[tuple, str]]:
     files += [(("models", i, "train", "config"), m.train.config) for i, m in enumerate(rel.models)]
     if rel.merge:
         files.append((("merge", "config"), rel.merge.config))
+    if rel.benchmark:
+        files.append((("benchmark", "results"), rel.benchmark.results))
     for loc, path in files:
         if path is not None and not rel.resolve(path).is_file():
             problems.append((loc, f"file not found: {rel.resolve(path)}"))
+    if not rel.resolve(rel.card_templates).is_dir():
+        problems.append((("card_templates",), f"folder not found: {rel.resolve(rel.card_templates)}"))
     return problems
 
 

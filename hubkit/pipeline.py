@@ -14,7 +14,7 @@ from hubkit.workspace import Workspace, fingerprint
 Report = Callable[[str], None]
 
 # Release stages between build and publish that this version cannot run yet.
-PENDING_STAGES = ("evaluate", "render cards")
+PENDING_STAGES = ("evaluate",)
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,7 @@ def publish(
 ) -> str:
     from hubkit.hub.publish import publish_release
 
+    cards(release, workspace, report=report, strict=True)
     if hub is not None:
         from hubkit.hub.plan import resolve_token
 
@@ -151,3 +152,21 @@ def publish(
         f"then open http://127.0.0.1:8808/api/models?author={release.namespace}"
     )
     return f"published to the local hub in {root}"
+
+
+def cards(release: Release, workspace: Workspace, *, report: Report = print, strict: bool = False) -> list[str]:
+    """Render every built artifact's card, then lint them; returns the problems found.
+
+    With `strict`, any problem stops here (so a broken card is never published).
+    """
+    from hubkit.cards.lint import lint_release
+    from hubkit.cards.render import render_release
+    from hubkit.errors import HubkitError
+
+    written = render_release(release, workspace, report=report)
+    texts = {Graph(release, workspace).nodes[n].repo_id: (workspace.path(n) / "README.md").read_text() for n in written}
+    problems = lint_release(release, texts)
+    if strict and problems:
+        more = f" (+{len(problems) - 1} more: hubkit cards lint)" if len(problems) > 1 else ""
+        raise HubkitError(f"card problem: {problems[0]}{more}")
+    return problems

@@ -24,11 +24,17 @@ def _no_hub(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
 
 
+def copy_project(dst: Path) -> Path:
+    """configs/ and cards/ copied under `dst` (a config finds its templates at ../cards)."""
+    shutil.copytree(CONFIGS, dst / "configs")
+    shutil.copytree(ROOT / "cards", dst / "cards")
+    return dst / "configs"
+
+
 @pytest.fixture
 def demo_config(tmp_path: Path) -> Path:
-    """A private copy of configs/ so a test can edit the demo profile freely."""
-    shutil.copytree(CONFIGS, tmp_path / "configs")
-    return tmp_path / "configs" / "demo.yaml"
+    """A private copy of configs/ (and cards/) so a test can edit the demo profile freely."""
+    return copy_project(tmp_path) / "demo.yaml"
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:

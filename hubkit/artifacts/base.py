@@ -57,6 +57,35 @@ class Artifact:
         """Values the card template needs, read from the built folder at `path`."""
         return {"name": self.name, "repo_id": self.repo_id, "kind": self.kind}
 
+    def card_data(self, ctx: dict[str, Any]):
+        """The card's YAML front matter, as a huggingface_hub CardData object."""
+        raise NotImplementedError
+
+
+def size_category(n: int) -> str:
+    """The Hub's `size_categories` bucket for n rows."""
+    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return label
+    return "n>1M"
+
+
+def model_facts(path: Path) -> dict[str, Any]:
+    """Architecture and size of a built model folder, for its card."""
+    import json
+
+    cfg = json.loads((path / "config.json").read_text())
+    manifest = json.loads((path / "manifest.json").read_text())
+    weights = sum(f["size"] for p, f in manifest["files"].items() if p.endswith(".safetensors"))
+    return {
+        "architecture": (cfg.get("architectures") or ["?"])[0],
+        "layers": str(cfg.get("num_hidden_layers")),
+        "hidden_size": str(cfg.get("hidden_size")),
+        "dtype": str(cfg.get("dtype") or cfg.get("torch_dtype")),
+        "tied_embeddings": "yes" if cfg.get("tie_word_embeddings") else "no",
+        "weights_mib": f"{weights / 2**20:.1f}",
+    }
+
 
 def file_digest(release: Release, path: Path | None) -> str | None:
     """Content hash of a file the config points to, so editing that file makes artifacts stale."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from hubkit.artifacts.base import Artifact
+from hubkit.artifacts.base import Artifact, size_category
 from hubkit.config import Benchmark, Release
 
 
@@ -20,6 +21,28 @@ class BenchArtifact(Artifact):
 
     def unavailable(self) -> str | None:
         return "CMDR-Bench cases and graders are not implemented yet"
+
+    def card_context(self, path: Path) -> dict[str, Any]:
+        b = self.section
+        return {
+            **super().card_context(path),
+            "pretty_name": b.pretty_name or b.name,
+            "cases": str(b.cases),
+            "samples": str(b.samples),
+            "evaluated": [self.release.model_ref(r) for r in b.evaluate],
+        }
+
+    def card_data(self, ctx: dict[str, Any]):
+        from huggingface_hub import DatasetCardData
+
+        rel = self.release
+        return DatasetCardData(
+            license=rel.license, language=rel.language, pretty_name=ctx["pretty_name"],
+            task_categories=["text-generation", "question-answering"],
+            size_categories=[size_category(self.section.cases)],
+            tags=["benchmark", "reasoning", "evaluation", "hubkit"],
+            configs=[{"config_name": "default", "data_files": [{"split": "test", "path": "data/test-*"}]}],
+        )  # fmt: skip
 
 
 def artifacts(release: Release) -> list[Artifact]:

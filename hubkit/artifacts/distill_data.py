@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from hubkit.artifacts.base import Artifact, file_digest
+from hubkit.artifacts.base import Artifact, file_digest, size_category
 from hubkit.config import DistillDataset, Release
 
 
@@ -23,6 +24,28 @@ class DistillData(Artifact):
 
     def unavailable(self) -> str | None:
         return "teacher generation is not implemented yet"
+
+    def card_context(self, path: Path) -> dict[str, Any]:
+        d = self.section
+        return {
+            **super().card_context(path),
+            "pretty_name": d.pretty_name or d.name,
+            "teacher": d.teacher.model,
+            "domains": list(d.domains),
+            "size": str(d.size),
+            "students": [self.release.repo_id(m.name) for m in self.release.models if m.dataset == d.name],
+        }
+
+    def card_data(self, ctx: dict[str, Any]):
+        from huggingface_hub import DatasetCardData
+
+        d, rel = self.section, self.release
+        return DatasetCardData(
+            license=rel.license, language=rel.language, pretty_name=ctx["pretty_name"],
+            task_categories=["text-generation"], size_categories=[size_category(d.size)],
+            tags=["reasoning", "distillation", "synthetic", "hubkit"],
+            configs=[{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}],
+        )  # fmt: skip
 
 
 def artifacts(release: Release) -> list[Artifact]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubkit.artifacts.base import Artifact, BuildContext, file_digest
+from hubkit.artifacts.base import Artifact, BuildContext, file_digest, model_facts
 from hubkit.config import DistilledModel, Release
 
 
@@ -36,14 +36,32 @@ class DistillModel(Artifact):
 
     def card_context(self, path: Path) -> dict[str, Any]:
         s = self.section
+        data = next(d for d in self.release.datasets if d.name == s.dataset)
+        fixture = s.fixture.model_dump(mode="json") if s.fixture else None
         return {
             **super().card_context(path),
             "base_model": s.base_model,
             "base_model_relation": "finetune",
             "dataset": self.release.repo_id(s.dataset),
+            "teacher": data.teacher.model,
             "source": s.source,
-            "train": s.train.model_dump(mode="json"),
+            "fixture": {k: str(v) for k, v in fixture.items()} if fixture else None,
+            "train": {k: str(v) for k, v in s.train.model_dump(mode="json").items() if v is not None},
+            "facts": model_facts(path),
         }
+
+    def card_data(self, ctx: dict[str, Any]):
+        from huggingface_hub import ModelCardData
+
+        rel, s = self.release, self.section
+        tags = ["reasoning", "distillation", s.train.method, "hubkit"]
+        if s.source == "fixture":
+            tags.append("test-fixture")
+        return ModelCardData(
+            license=rel.license, language=rel.language, library_name="transformers",
+            pipeline_tag="text-generation", tags=tags, base_model=s.base_model,
+            base_model_relation="finetune", datasets=[rel.repo_id(s.dataset)],
+        )  # fmt: skip
 
 
 def artifacts(release: Release) -> list[Artifact]:

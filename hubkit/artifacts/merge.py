@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from hubkit.artifacts.base import Artifact, BuildContext, file_digest
+from hubkit.artifacts.base import Artifact, BuildContext, file_digest, model_facts
 from hubkit.config import Merge, Release
 from hubkit.errors import UsageError
 from hubkit.workspace import Workspace
@@ -82,9 +82,22 @@ class MergeArtifact(Artifact):
             **super().card_context(path),
             "base_model": parents,
             "base_model_relation": "merge",
-            "merge_config": (path / CONFIG_FILE).read_text(),
+            "merge_config": (path / CONFIG_FILE).read_text().strip(),
             "lint": {k: lint[k] for k in ("outcome", "degenerate", "problems", "per_layer", "tied_embeddings")},
+            "facts": model_facts(path),
         }
+
+    def card_data(self, ctx: dict[str, Any]):
+        from huggingface_hub import ModelCardData
+
+        rel = self.release
+        names = [release_model_name(rel, p) for p in ctx["base_model"]]
+        datasets = sorted({rel.repo_id(m.dataset) for m in rel.models if m.name in names})
+        return ModelCardData(
+            license=rel.license, language=rel.language, library_name="transformers",
+            pipeline_tag="text-generation", tags=["mergekit", "merge", "slerp", "hubkit"],
+            base_model=ctx["base_model"], base_model_relation="merge", datasets=datasets,
+        )  # fmt: skip
 
 
 def artifacts(release: Release) -> list[Artifact]:

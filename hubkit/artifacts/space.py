@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hubkit.artifacts.base import Artifact
@@ -20,6 +21,23 @@ class SpaceArtifact(Artifact):
 
     def unavailable(self) -> str | None:
         return "the comparison Space is not implemented yet"
+
+    def card_context(self, path: Path) -> dict[str, Any]:
+        return {
+            **super().card_context(path),
+            "title": self.section.title or self.name,
+            "models": [self.release.model_ref(r) for r in self.section.models],
+        }
+
+    def card_data(self, ctx: dict[str, Any]):
+        from huggingface_hub import SpaceCardData
+
+        rel = self.release
+        datasets = [rel.repo_id(rel.benchmark.name)] if rel.benchmark else []
+        return SpaceCardData(
+            title=ctx["title"], sdk="gradio", app_file="app.py", license=rel.license,
+            models=ctx["models"], datasets=datasets, tags=["hubkit", "comparison"],
+        )  # fmt: skip
 
 
 def artifacts(release: Release) -> list[Artifact]:

@@ -81,7 +81,9 @@ def resolve_token(explicit: str | None = None) -> str | None:
 
 
 def _local_files(folder: Path, manifest: dict) -> dict[str, dict]:
-    return {p: info for p, info in manifest.get("files", {}).items() if p != MANIFEST}
+    """The artifact's files plus its rendered card (README.md, chart, eval results)."""
+    files = {**manifest.get("files", {}), **manifest.get("card_files", {})}
+    return {p: info for p, info in files.items() if p != MANIFEST}
 
 
 def plan_repo(art: Artifact, folder: Path, manifest: dict, version: str, api) -> RepoPlan:

@@ -1,0 +1,41 @@
+"""The per-category grouped bar chart of all evaluated models, with Wilson 95% error bars."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+
+from hubkit.bench.results import Results
+
+
+def grouped_bars(results: Results, highlight: str | None = None) -> bytes:
+    """PNG bytes; identical inputs give identical bytes (no timestamps or version metadata)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cats = results.categories
+    models = [m.model for m in results.models]
+    width = 0.8 / len(models)
+    fig, ax = plt.subplots(figsize=(max(10, 1.3 * len(cats)), 5.5), dpi=100)
+    for i, model in enumerate(models):
+        rates = [results.rate(model, c) for c in cats]
+        bounds = [results.interval(model, c) for c in cats]
+        err = [[r - lo for r, (lo, _) in zip(rates, bounds, strict=True)],
+               [hi - r for r, (_, hi) in zip(rates, bounds, strict=True)]]  # fmt: skip
+        xs = [j + (i - (len(models) - 1) / 2) * width for j in range(len(cats))]
+        ax.bar(xs, rates, width, yerr=err, capsize=2, label=model,
+               edgecolor="black" if model == highlight else "none", linewidth=1.2)  # fmt: skip
+    ax.set_xticks(range(len(cats)))
+    ax.set_xticklabels([textwrap.fill(c, 14) for c in cats], fontsize=8)
+    ax.set_ylabel("pass rate (%), 95% Wilson interval")
+    ax.set_ylim(0, 105)
+    ax.set_title(f"{results.benchmark}: pass rate per category")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()

@@ -1,0 +1,198 @@
+"""Render each built artifact's card: YAML front matter from huggingface_hub's card-data
+classes, a Jinja body (StrictUndefined), and for evaluated models the chart and
+`.eval_results/`. Every number comes from results or manifests, formatted here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hubkit.artifacts import Artifact
+from hubkit.bench.results import ALPHA, OVERALL_DEFINITION, Results, load_results
+from hubkit.config import Release
+from hubkit.errors import HubkitError
+from hubkit.graph import UP_TO_DATE, Graph
+from hubkit.workspace import MANIFEST, Workspace
+
+TEMPLATES = {
+    "distill-data": "dataset.md.j2",
+    "distill-model": "model.md.j2",
+    "merge": "merge.md.j2",
+    "benchmark": "benchmark.md.j2",
+    "space": "space.md.j2",
+}
+CHART = "benchmark/cmdr_bench.png"
+EVAL_FILE = ".eval_results/cmdr_bench.yaml"
+
+
+def environment(folder: Path):
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    return Environment(
+        loader=FileSystemLoader(str(folder)),
+        undefined=StrictUndefined,  # a missing value fails the render instead of printing nothing
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+
+
+def slug(text: str) -> str:
+    return "".join(ch.lower() if ch.isalnum() else "_" for ch in text).strip("_").replace("__", "_")
+
+
+def pct(x: float) -> str:
+    return f"{x:.1f}"
+
+
+def results_context(results: Results, repo_id: str) -> dict[str, Any]:
+    """The benchmark section of a card: table cells, claims, all as formatted strings."""
+    models = [m.model for m in results.models]
+    rows = []
+    for cat in results.categories:
+        cells = []
+        for m in models:
+            lo, hi = results.interval(m, cat)
+            cells.append(f"{pct(results.rate(m, cat))} ({pct(lo)}-{pct(hi)})")
+        rows.append({"category": cat, "cells": cells})
+    overall = []
+    for m in models:
+        lo, hi = results.interval(m)
+        overall.append(f"{results.overall(m):.2f} ({pct(lo)}-{pct(hi)})")
+    return {
+        "source": results.source,
+        "benchmark": results.benchmark,
+        "overall_definition": OVERALL_DEFINITION,
+        "models": models,
+        "this": repo_id,
+        "rows": rows,
+        "overall": overall,
+        "n": str(results.models[0].categories[results.categories[0]].total),
+        "claims": claims(results, repo_id),
+        "chart": CHART,
+    }
+
+
+def claims(results: Results, repo_id: str) -> list[str]:
+    """Comparisons in prose, computed from the results, with their significance."""
+    out = []
+    ranked = sorted(results.models, key=lambda m: results.overall(m.model), reverse=True)
+    rank = [m.model for m in ranked].index(repo_id) + 1
+    mine = results.overall(repo_id)
+    out.append(f"Overall ({OVERALL_DEFINITION}): {mine:.2f}%, rank {rank} of {len(ranked)} evaluated models.")
+    claimed = results.claimed_overall.get(repo_id)
+    if claimed is not None and abs(claimed - round(mine, 2)) >= 0.01:
+        out.append(
+            f"The source states an overall score of {claimed:.2f} for this model; the mean of its own "
+            f"category rates is {mine:.2f}. This card uses the latter."
+        )
+    for other in [m.model for m in ranked if m.model != repo_id]:
+        higher = sum(results.rate(repo_id, c) > results.rate(other, c) for c in results.categories)
+        lower = sum(results.rate(repo_id, c) < results.rate(other, c) for c in results.categories)
+        sig = [
+            c for c in results.categories
+            if results.rate(repo_id, c) != results.rate(other, c) and results.p_value(repo_id, other, c) < ALPHA
+        ]  # fmt: skip
+        p = results.p_value(repo_id, other)
+        diff = mine - results.overall(other)
+        verdict = "significant" if p < ALPHA else "not significant"
+        out.append(
+            f"Against {other}: higher in {higher} and lower in {lower} of {len(results.categories)} categories "
+            f"({len(sig)} of the differences significant at p<{ALPHA}); overall {diff:+.2f} points "
+            f"(p={p:.3f}, {verdict})."
+        )
+    return out
+
+
+def load_release_results(release: Release) -> Results | None:
+    if release.benchmark is None or release.benchmark.results is None:
+        return None
+    return load_results(release.resolve(release.benchmark.results))
+
+
+def render_artifact(art: Artifact, folder: Path, release: Release, results: Results | None) -> dict[str, bytes]:
+    """Files of the card (README.md, and for evaluated models the chart and eval results)."""
+    ctx: dict[str, Any] = {
+        **art.card_context(folder),
+        "release": {"version": release.version, "namespace": release.namespace, "license": release.license},
+        "results": None,
+    }
+    files: dict[str, bytes] = {}
+    evaluated = results is not None and any(m.model == art.repo_id for m in results.models)
+    if evaluated:
+        from hubkit.cards.charts import grouped_bars
+
+        ctx["results"] = results_context(results, art.repo_id)
+        files[CHART] = grouped_bars(results, highlight=art.repo_id)
+        files[EVAL_FILE] = eval_results_yaml(results, art.repo_id).encode()
+    data = art.card_data(ctx)
+    if evaluated:
+        data.eval_results = model_index(results, art.repo_id)
+        data.model_name = art.repo_id
+    template = environment(release.resolve(release.card_templates)).get_template(TEMPLATES[art.kind])
+    try:
+        body = template.render(**ctx)
+    except Exception as exc:  # jinja's UndefinedError and friends: name the template
+        raise HubkitError(f"{template.filename}: {exc}") from None
+    body = re.sub(r"\n{3,}", "\n\n", body.strip())
+    files["README.md"] = f"---\n{data.to_yaml()}\n---\n\n{body}\n".encode()
+    return files
+
+
+def eval_results_yaml(results: Results, repo_id: str) -> str:
+    from huggingface_hub import EvalResultEntry
+    from huggingface_hub._eval_results import eval_result_entries_to_yaml
+
+    common = {"dataset_id": results.benchmark, "dataset_revision": results.dataset_revision,
+              "notes": f"{results.source}; overall = {OVERALL_DEFINITION}"}  # fmt: skip
+    entries = [EvalResultEntry(task_id=slug(c), value=round(results.rate(repo_id, c), 2), **common)
+               for c in results.categories]  # fmt: skip
+    entries.append(EvalResultEntry(task_id="overall", value=round(results.overall(repo_id), 2), **common))
+    return yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False, allow_unicode=True)
+
+
+def model_index(results: Results, repo_id: str):
+    from huggingface_hub import EvalResult
+
+    common = {"task_type": "text-generation", "dataset_type": results.benchmark, "dataset_name": "CMDR-Bench",
+              "metric_type": "accuracy", "dataset_revision": results.dataset_revision, "source_name": None}  # fmt: skip
+    common = {k: v for k, v in common.items() if v is not None}
+    out = [EvalResult(metric_value=round(results.rate(repo_id, c), 2), metric_name=f"{c} pass rate",
+                      dataset_split="test", **common) for c in results.categories]  # fmt: skip
+    out.append(EvalResult(metric_value=round(results.overall(repo_id), 2), metric_name="overall", dataset_split="test",
+                          **common))  # fmt: skip
+    return out
+
+
+def render_release(release: Release, workspace: Workspace, report=print) -> dict[str, list[str]]:
+    """Write the card of every built, up-to-date artifact into its folder; returns files by artifact."""
+    results = load_release_results(release)
+    graph = Graph(release, workspace)
+    written: dict[str, list[str]] = {}
+    for name in graph.order:
+        if graph.state(name).status != UP_TO_DATE:
+            continue
+        folder = workspace.path(name)
+        files = render_artifact(graph.nodes[name], folder, release, results)
+        manifest = workspace.manifest(name)
+        for old in manifest.get("card_files", {}):
+            if old not in files:
+                (folder / old).unlink(missing_ok=True)
+        for rel, data in files.items():
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            (folder / rel).write_bytes(data)
+        from hubkit.workspace import file_sha256
+
+        manifest["card_files"] = {
+            rel: {"size": len(data), "sha256": file_sha256(folder / rel)} for rel, data in sorted(files.items())
+        }
+        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        written[name] = sorted(files)
+        report(f"{name}: card rendered ({', '.join(sorted(files))})")
+    return written

@@ -1,0 +1,234 @@
+"""Cards: golden files of the demo, metadata round trips, numbers from data, lint."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+import pytest
+import yaml
+from huggingface_hub import ModelCard
+
+from hubkit import pipeline
+from hubkit.bench.results import Count, ModelResults, Results, load_results
+from hubkit.cards.lint import lint_card
+from hubkit.cards.render import render_artifact
+from hubkit.config import load_release
+from hubkit.errors import ConfigError, HubkitError
+from hubkit.graph import Graph
+from hubkit.workspace import Workspace
+from tests.conftest import CONFIGS, ROOT, copy_project, run_cli
+
+GOLDEN = ROOT / "tests" / "golden"
+CARDS = ["tiny-qwen3-a-distilled", "tiny-qwen3-b-distilled", "tiny-qwen3-slerp"]
+CATS = ["Logic", "Math", "SQL"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cards")
+    config = copy_project(root) / "demo.yaml"
+    ws = Workspace(root / "ws")
+    pipeline.build(load_release(config), ws, report=lambda m: None)
+    return config, ws
+
+
+def render(built, name, results=None):
+    config, ws = built
+    rel = load_release(config)
+    art = Graph(rel, ws).nodes[name]
+    return render_artifact(art, ws.path(name), rel, results)
+
+
+def results_for(models, counts, claimed=None):
+    return Results(
+        benchmark="hubkit-demo/tiny-cmdr-bench", source="a test", categories=CATS,
+        models=[ModelResults(model=m, categories={c: Count(passed=k, total=20) for c, k in zip(CATS, ks, strict=True)})
+                for m, ks in zip(models, counts, strict=True)],
+        claimed_overall=claimed or {},
+    )  # fmt: skip
+
+
+def test_demo_cards_match_golden_files_and_render_identically_twice(built):
+    config, ws = built
+    rel = load_release(config)
+    first = pipeline.cards(rel, ws, report=lambda m: None)
+    assert first == []  # lint-clean
+    texts = {n: (ws.path(n) / "README.md").read_bytes() for n in CARDS}
+    pipeline.cards(rel, ws, report=lambda m: None)
+    assert {n: (ws.path(n) / "README.md").read_bytes() for n in CARDS} == texts
+    for n in CARDS:
+        golden = GOLDEN / f"{n}.md"
+        if os.environ.get("HUBKIT_UPDATE_GOLDEN"):
+            golden.write_bytes(texts[n])
+        assert texts[n] == golden.read_bytes(), f"{n} differs from {golden} (HUBKIT_UPDATE_GOLDEN=1 to accept)"
+    assert "Test fixture, not a trained model" in texts["tiny-qwen3-a-distilled"].decode()
+
+
+def test_metadata_round_trips_through_huggingface_hub(built):
+    config, ws = built
+    pipeline.cards(load_release(config), ws, report=lambda m: None)
+    card = ModelCard.load(ws.path("tiny-qwen3-slerp") / "README.md")
+    meta = card.data.to_dict()
+    assert meta["base_model"] == ["hubkit-demo/tiny-qwen3-a-distilled", "hubkit-demo/tiny-qwen3-b-distilled"]
+    assert meta["base_model_relation"] == "merge"
+    assert meta["license"] == "apache-2.0" and meta["pipeline_tag"] == "text-generation"
+    rel = load_release(config)
+    art = Graph(rel, ws).nodes["tiny-qwen3-slerp"]
+    assert art.card_data(art.card_context(ws.path("tiny-qwen3-slerp"))).to_dict() == meta
+    distilled = ModelCard.load(ws.path("tiny-qwen3-a-distilled") / "README.md").data.to_dict()
+    assert distilled["base_model_relation"] == "finetune"
+    assert distilled["datasets"] == ["hubkit-demo/tiny-teacher-a-reasoning"]
+
+
+def numbers(text: str) -> set[str]:
+    return set(re.findall(r"\d+\.\d+", text))
+
+
+def test_every_benchmark_number_comes_from_the_results(built):
+    models = ["hubkit-demo/tiny-qwen3-slerp", "hubkit-demo/tiny-qwen3-a-distilled"]
+    a = results_for(models, [[18, 10, 15], [12, 10, 4]])
+    b = results_for(models, [[7, 19, 3], [9, 1, 20]])
+    cards = {}
+    for key, res in (("a", a), ("b", b)):
+        files = render(built, "tiny-qwen3-slerp", res)
+        text = files["README.md"].decode()
+        section = text[text.index("## Benchmark") : text.index("## Usage")]
+        want = set()
+        for m in models:
+            want |= {f"{res.rate(m, c):.1f}" for c in CATS} | {f"{res.overall(m):.2f}"}
+            want |= {f"{x:.1f}" for c in CATS for x in res.interval(m, c)} | {f"{x:.1f}" for x in res.interval(m)}
+        want |= {f"{res.overall(models[0]) - res.overall(models[1]):+.2f}".lstrip("+-")}
+        want |= {f"{res.p_value(models[0], models[1]):.3f}", "0.05"}
+        assert numbers(section) <= want, numbers(section) - want
+        assert {f"{res.rate(m, c):.1f}" for m in models for c in CATS} <= numbers(section)
+        cards[key] = (files, section)
+    assert numbers(cards["a"][1]) != numbers(cards["b"][1])
+    assert cards["a"][0][".eval_results/cmdr_bench.yaml"] != cards["b"][0][".eval_results/cmdr_bench.yaml"]
+    assert cards["a"][0]["benchmark/cmdr_bench.png"] != cards["b"][0]["benchmark/cmdr_bench.png"]
+
+
+def test_eval_results_model_index_and_chart(built):
+    from huggingface_hub._eval_results import parse_eval_result_entries
+
+    models = ["hubkit-demo/tiny-qwen3-slerp", "hubkit-demo/tiny-qwen3-a-distilled"]
+    res = results_for(models, [[18, 10, 15], [12, 10, 4]])
+    files = render(built, "tiny-qwen3-slerp", res)
+    entries = parse_eval_result_entries(yaml.safe_load(files[".eval_results/cmdr_bench.yaml"]))
+    assert {e.task_id: e.value for e in entries} == {"logic": 90.0, "math": 50.0, "sql": 75.0, "overall": 71.67}
+    assert {e.dataset_id for e in entries} == {"hubkit-demo/tiny-cmdr-bench"}
+    assert files["benchmark/cmdr_bench.png"].startswith(b"\x89PNG")
+    assert files["benchmark/cmdr_bench.png"] == render(built, "tiny-qwen3-slerp", res)["benchmark/cmdr_bench.png"]
+    card = ModelCard(files["README.md"].decode())
+    index = {r.metric_name: r.metric_value for r in card.data.eval_results}
+    assert index["overall"] == 71.67 and index["SQL pass rate"] == 75.0
+    assert "![CMDR-Bench pass rate per category](benchmark/cmdr_bench.png)" in files["README.md"].decode()
+
+
+def test_claims_are_computed_and_say_what_is_not_significant(built):
+    models = ["hubkit-demo/tiny-qwen3-slerp", "hubkit-demo/tiny-qwen3-a-distilled"]
+    close = results_for(models, [[11, 10, 10], [10, 10, 10]], claimed={models[0]: 99.0})
+    text = render(built, "tiny-qwen3-slerp", close)["README.md"].decode()
+    assert "rank 1 of 2 evaluated models" in text
+    assert "higher in 1 and lower in 0 of 3 categories (0 of the differences significant at p<0.05)" in text
+    assert "not significant)" in text
+    assert (
+        "The source states an overall score of 99.00 for this model; the mean of its own category rates is 51.67."
+        in text
+    )
+    far = results_for(models, [[20, 20, 20], [0, 0, 0]])
+    assert "(p=0.000, significant)" in render(built, "tiny-qwen3-slerp", far)["README.md"].decode()
+
+
+def test_the_seed_table_recomputes_the_overall_scores_loudly():
+    res = load_results(CONFIGS / "bench" / "seed_results.yaml")
+    merged, kimi = "khazarai/Qwen3-4B-Qwen3.6-plus-Reasoning-Slerp", "khazarai/Qwen3-4B-Kimi2.5-Reasoning-Distilled"
+    assert round(res.overall(merged), 2) == 78.73 and res.claimed_overall[merged] == 77.18
+    assert round(res.overall(kimi), 2) == 74.55 and res.claimed_overall[kimi] == 76.09
+    assert round(res.overall("Qwen/Qwen3-4B-Thinking-2507"), 2) == res.claimed_overall["Qwen/Qwen3-4B-Thinking-2507"]
+    assert res.rate(kimi, "Mathematical Reasoning") < 100  # the paper says all fine-tuned models reach 100%
+
+
+def test_a_published_table_that_is_not_whole_counts_is_refused(tmp_path):
+    data = yaml.safe_load((CONFIGS / "bench" / "seed_results.yaml").read_text())
+    data["rates"]["Qwen/Qwen3-4B-Thinking-2507"]["Logical Reasoning"] = 60.5
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"Logical Reasoning: 60.5% is not a whole count out of 110"):
+        load_results(path)
+
+
+def test_users_can_bring_their_own_templates_and_missing_values_fail(tmp_path, built):
+    config = copy_project(tmp_path) / "demo.yaml"
+    mine = tmp_path / "my-cards"
+    shutil.copytree(ROOT / "cards", mine)
+    (mine / "model.md.j2").write_text("# {{ repo_id }} by my team\n\nBase: {{ base_model }}\n")
+    data = yaml.safe_load(config.read_text())
+    data["card_templates"] = "../my-cards"
+    config.write_text(yaml.safe_dump(data))
+    _, ws = built
+    rel = load_release(config)
+    art = Graph(rel, ws).nodes["tiny-qwen3-a-distilled"]
+    text = render_artifact(art, ws.path(art.name), rel, None)["README.md"].decode()
+    assert text.endswith("# hubkit-demo/tiny-qwen3-a-distilled by my team\n\nBase: hubkit-testing/tiny-qwen3\n")
+    (mine / "model.md.j2").write_text("# {{ repo_id }} {{ no_such_value }}\n")
+    with pytest.raises(HubkitError, match="model.md.j2: 'no_such_value' is undefined"):
+        render_artifact(art, ws.path(art.name), rel, None)
+
+
+GOOD = """---
+license: apache-2.0
+pipeline_tag: text-generation
+base_model: hubkit-demo/tiny-qwen3-a-distilled
+datasets:
+- org/data
+---
+
+# Title
+
+Intro with a [link](https://huggingface.co/x) and an ![image](benchmark/chart.png).
+
+## Section
+
+Text.
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda t: t, None),
+        (lambda t: t.replace("license: apache-2.0", "license: apache2"), "repo/x: license: 'apache2' is not a Hub license id"),
+        (lambda t: t.replace("pipeline_tag: text-generation", "pipeline_tag: chat"), "repo/x: pipeline_tag: 'chat' is not"),
+        (lambda t: t.replace("- org/data", "- not a repo"), "repo/x: datasets: 'not a repo' is neither a repo"),
+        (lambda t: t.replace("base_model: hubkit-demo/tiny-qwen3-a-distilled", "base_model: [bad"), "repo/x: front matter: invalid YAML"),
+        (lambda t: t.replace("Text.\n", ""), "repo/x: section 'Section': empty"),
+        (lambda t: t + "\n{{ forgotten }}\n", "repo/x: body line"),
+        (lambda t: t.replace("https://huggingface.co/x", "http://example.com"), "link 'http://example.com' is neither https nor relative"),
+        (lambda t: t.replace("(benchmark/chart.png)", "(/etc/chart.png)"), "link '/etc/chart.png' is absolute"),
+        (lambda t: t.split("---\n", 2)[2], "repo/x: front matter: missing"),
+    ],
+)  # fmt: skip
+def test_lint_catches_each_problem(change, expected):
+    rel = load_release(CONFIGS / "demo.yaml")
+    problems = lint_card("repo/x", change(GOOD), rel, {"hubkit-demo/tiny-qwen3-a-distilled"})
+    if expected is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and expected in problems[0], problems
+
+
+def test_cli_cards_render_and_lint(demo_config, tmp_path):
+    ws = str(tmp_path / "ws")
+    assert run_cli("build", "-c", str(demo_config), "-w", ws).returncode == 0
+    r = run_cli("cards", "lint", "-c", str(demo_config), "-w", ws)
+    assert r.returncode == 1 and "README.md: not rendered (run hubkit cards render)" in r.stdout
+    r = run_cli("cards", "render", "-c", str(demo_config), "-w", ws)
+    assert r.returncode == 0 and "tiny-qwen3-slerp: card rendered (README.md)" in r.stdout
+    r = run_cli("cards", "lint", "-c", str(demo_config), "-w", ws)
+    assert r.returncode == 0 and r.stdout.strip() == "3 cards, no problems"
+    card = tmp_path / "ws" / "tiny-qwen3-slerp" / "README.md"
+    card.write_text(card.read_text().replace("license: apache-2.0", "license: apache"))
+    r = run_cli("cards", "lint", "-c", str(demo_config), "-w", ws)
+    assert r.returncode == 1 and r.stdout == "hubkit-demo/tiny-qwen3-slerp: license: 'apache' is not a Hub license id\n"
