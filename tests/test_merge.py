@@ -279,7 +279,7 @@ def test_demo_merge_artifact_builds_loads_and_has_card_inputs(demo_config, tmp_p
         "hubkit-demo/tiny-qwen3-b-distilled",
     ]
     assert ctx["base_model_relation"] == "merge"
-    assert ctx["merge_config"] == (demo_config.parent / "merge" / "demo-slerp.yaml").read_text()
+    assert ctx["merge_config"] == (demo_config.parent / "merge" / "demo-slerp.yaml").read_text().strip()
     assert ctx["lint"]["degenerate"] is False and ctx["lint"]["problems"] == []
     assert [float(r["mlp"]) for r in ctx["lint"]["per_layer"]] == GRADIENT
 
