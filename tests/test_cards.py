@@ -236,3 +236,36 @@ def test_cli_cards_render_and_lint(demo_config, tmp_path):
     card.write_text(card.read_text().replace("license: apache-2.0", "license: apache"))
     r = run_cli("cards", "lint", "-c", str(demo_config), "-w", ws)
     assert r.returncode == 1 and r.stdout == "hubkit-demo/tiny-qwen3-slerp: license: 'apache' is not a Hub license id\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "loader", "expect"),
+    [
+        (
+            "tiny-teacher-a-reasoning",
+            "DatasetCard",
+            {"task_categories": ["text-generation"], "size_categories": ["n<1K"]},
+        ),
+        ("tiny-cmdr-bench", "DatasetCard", {"pretty_name": "tiny-cmdr-bench"}),
+        ("tiny-qwen3-compare", "SpaceCard", {"sdk": "gradio", "app_file": "app.py"}),
+    ],
+)
+def test_dataset_benchmark_and_space_cards_round_trip_and_lint_clean(tmp_path, name, loader, expect):
+    import huggingface_hub
+
+    from hubkit.artifacts import all_artifacts
+
+    rel = load_release(CONFIGS / "demo.yaml")
+    art = next(a for a in all_artifacts(rel) if a.name == name)
+    text = render_artifact(art, tmp_path, rel, None)["README.md"].decode()
+    meta = getattr(huggingface_hub, loader)(text).data.to_dict()
+    assert meta == art.card_data(art.card_context(tmp_path)).to_dict()
+    assert expect.items() <= meta.items()
+    assert lint_card(art.repo_id, text, rel, {a.repo_id for a in all_artifacts(rel)}) == []
+    if name == "tiny-qwen3-compare":
+        assert meta["models"] == [f"hubkit-demo/{m}" for m in CARDS]
+        assert meta["datasets"] == ["hubkit-demo/tiny-cmdr-bench"]
+    if name == "tiny-teacher-a-reasoning":
+        assert meta["configs"] == [
+            {"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}
+        ]

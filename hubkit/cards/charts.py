@@ -18,7 +18,7 @@ def grouped_bars(results: Results, highlight: str | None = None) -> bytes:
     cats = results.categories
     models = [m.model for m in results.models]
     width = 0.8 / len(models)
-    fig, ax = plt.subplots(figsize=(max(10, 1.3 * len(cats)), 5.5), dpi=100)
+    fig, ax = plt.subplots(figsize=(max(10, 1.3 * len(cats)), 6.5), dpi=100)
     for i, model in enumerate(models):
         rates = [results.rate(model, c) for c in cats]
         bounds = [results.interval(model, c) for c in cats]
@@ -32,7 +32,8 @@ def grouped_bars(results: Results, highlight: str | None = None) -> bytes:
     ax.set_ylabel("pass rate (%), 95% Wilson interval")
     ax.set_ylim(0, 105)
     ax.set_title(f"{results.benchmark}: pass rate per category")
-    ax.legend(fontsize=8, loc="lower left")
+    # Below the axes, so it never hides a bar.
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     buf = io.BytesIO()
