@@ -117,6 +117,7 @@ def test_eval_results_model_index_and_chart(built):
     files = render(built, "tiny-qwen3-slerp", res)
     entries = parse_eval_result_entries(yaml.safe_load(files[".eval_results/cmdr_bench.yaml"]))
     assert {e.task_id: e.value for e in entries} == {"logic": 90.0, "math": 50.0, "sql": 75.0, "overall": 71.67}
+
     assert {e.dataset_id for e in entries} == {"hubkit-demo/tiny-cmdr-bench"}
     assert files["benchmark/cmdr_bench.png"].startswith(b"\x89PNG")
     assert files["benchmark/cmdr_bench.png"] == render(built, "tiny-qwen3-slerp", res)["benchmark/cmdr_bench.png"]
@@ -269,3 +270,22 @@ def test_dataset_benchmark_and_space_cards_round_trip_and_lint_clean(tmp_path, n
         assert meta["configs"] == [
             {"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}
         ]
+
+
+def test_benchmark_eval_yaml_registers_the_tasks_the_models_report(tmp_path):
+    from huggingface_hub._eval_results import parse_eval_result_entries
+
+    from hubkit.artifacts import all_artifacts
+    from hubkit.bench import CATEGORIES
+    from hubkit.cards.render import eval_results_yaml
+
+    rel = load_release(CONFIGS / "demo.yaml")
+    bench = next(a for a in all_artifacts(rel) if a.kind == "benchmark")
+    doc = yaml.safe_load(render_artifact(bench, tmp_path, rel, None)["eval.yaml"])
+    tasks = [t["id"] for t in doc["tasks"]]
+    assert tasks[0] == "overall" and len(tasks) == 11
+    assert "python_code_analysis_debugging" in tasks and "causal_reasoning_rag" in tasks
+    seed = load_results(CONFIGS / "bench" / "seed_results.yaml")
+    assert list(seed.categories) == list(CATEGORIES)
+    reported = parse_eval_result_entries(yaml.safe_load(eval_results_yaml(seed, seed.models[0].model)))
+    assert sorted(e.task_id for e in reported) == sorted(tasks)

@@ -32,6 +32,22 @@ class BenchArtifact(Artifact):
             "evaluated": [self.release.model_ref(r) for r in b.evaluate],
         }
 
+    def card_files(self, ctx: dict[str, Any]) -> dict[str, bytes]:
+        """The Hub's benchmark registration: a task per category plus `overall`."""
+        import yaml
+
+        from hubkit.bench import CATEGORIES, task_id
+
+        doc = {
+            "name": ctx["pretty_name"],
+            "description": f"{self.section.cases} reasoning cases in {len(CATEGORIES)} categories, levels 1-10, "
+            "graded pass/fail; overall is the mean of the category pass rates.",
+            "evaluation_framework": "hubkit",
+            "tasks": [{"id": t, "config": "default", "split": "test"}
+                      for t in ["overall", *(task_id(c) for c in CATEGORIES)]],
+        }  # fmt: skip
+        return {"eval.yaml": yaml.safe_dump(doc, sort_keys=False).encode()}
+
     def card_data(self, ctx: dict[str, Any]):
         from huggingface_hub import DatasetCardData
 

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from hubkit.artifacts import Artifact
+from hubkit.bench import task_id
 from hubkit.bench.results import ALPHA, OVERALL_DEFINITION, Results, load_results
 from hubkit.config import Release
 from hubkit.errors import HubkitError
@@ -41,10 +42,6 @@ def environment(folder: Path):
         lstrip_blocks=True,
         autoescape=False,
     )
-
-
-def slug(text: str) -> str:
-    return "".join(ch.lower() if ch.isalnum() else "_" for ch in text).strip("_").replace("__", "_")
 
 
 def pct(x: float) -> str:
@@ -123,7 +120,7 @@ def render_artifact(art: Artifact, folder: Path, release: Release, results: Resu
         "release": {"version": release.version, "namespace": release.namespace, "license": release.license},
         "results": None,
     }
-    files: dict[str, bytes] = {}
+    files: dict[str, bytes] = dict(art.card_files(ctx))
     evaluated = results is not None and any(m.model == art.repo_id for m in results.models)
     if evaluated:
         from hubkit.cards.charts import grouped_bars
@@ -151,7 +148,7 @@ def eval_results_yaml(results: Results, repo_id: str) -> str:
 
     common = {"dataset_id": results.benchmark, "dataset_revision": results.dataset_revision,
               "notes": f"{results.source}; overall = {OVERALL_DEFINITION}"}  # fmt: skip
-    entries = [EvalResultEntry(task_id=slug(c), value=round(results.rate(repo_id, c), 2), **common)
+    entries = [EvalResultEntry(task_id=task_id(c), value=round(results.rate(repo_id, c), 2), **common)
                for c in results.categories]  # fmt: skip
     entries.append(EvalResultEntry(task_id="overall", value=round(results.overall(repo_id), 2), **common))
     return yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False, allow_unicode=True)

@@ -19,7 +19,6 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -109,27 +108,6 @@ class Store:
         sha = hashlib.sha256(data).hexdigest()
         self._commit_blob(sha, lambda f: f.write(data))
         return sha
-
-    def put_blob_stream(self, chunks: Iterable[bytes], sha256: str, size: int) -> None:
-        """Store an upload only if it is exactly `size` bytes hashing to `sha256`."""
-        h, n = hashlib.sha256(), 0
-        path = self.blob_path(sha256)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                for chunk in chunks:
-                    h.update(chunk)
-                    n += len(chunk)
-                    f.write(chunk)
-                f.flush()
-                os.fsync(f.fileno())
-            if n != size or h.hexdigest() != sha256:
-                raise HubError(400, f"Upload does not match: got {n} bytes sha256 {h.hexdigest()}")
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
 
     def _commit_blob(self, sha: str, write) -> None:
         path = self.blob_path(sha)
