@@ -1,0 +1,139 @@
+"""Model-written code is hostile until proven otherwise: each attack is contained."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from hubkit.bench.extract import final_answer, last_boxed, last_fenced, strip_reasoning
+from hubkit.bench.sandbox import Limits, run_python
+
+FAST = Limits(wall_s=4, cpu_s=2)
+
+
+def run(code: str, limits: Limits = FAST):
+    return run_python({"main.py": code}, "main.py", limits=limits)
+
+
+def test_ordinary_code_runs_and_reads_its_own_files():
+    r = run_python({"main.py": "import data\nprint(data.X * 2)", "data.py": "X = 21"}, "main.py")
+    assert r.ok and r.stdout == "42\n"
+
+
+def test_infinite_loop_is_stopped():
+    t = time.monotonic()
+    r = run("while True:\n    pass\n")
+    assert not r.ok and time.monotonic() - t < FAST.wall_s + 3
+
+
+def test_fork_bomb_is_contained_and_leaves_nothing_behind():
+    marker = "hubkit-forkbomb-marker"
+    r = run(f"import os\nMARK = '{marker}'\nwhile True:\n    os.fork()\n")
+    assert not r.ok and "not allowed" in r.stderr
+    time.sleep(0.3)
+    alive = [
+        p
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and _cmdline(p).count("main.py") and marker in _cmdline(p)
+    ]
+    assert alive == []
+
+
+def _cmdline(p: Path) -> str:
+    try:
+        return (p / "cmdline").read_bytes().decode(errors="ignore")
+    except OSError:
+        return ""
+
+
+def test_huge_allocation_fails_inside_the_sandbox():
+    r = run("x = bytearray(10 * 1024 ** 3)\nprint('allocated')\n")
+    assert not r.ok and "MemoryError" in r.stderr and "allocated" not in r.stdout
+
+
+def test_writes_outside_its_folder_are_refused(tmp_path):
+    target = tmp_path / "escaped.txt"
+    os.chmod(tmp_path, 0o777)  # even a world-writable folder stays out of reach
+    r = run(f"open({str(target)!r}, 'w').write('x')\n")
+    assert not r.ok and not target.exists()
+    r = run(f"import os\nos.remove({str(Path(__file__).resolve())!r})\n")
+    assert not r.ok and Path(__file__).exists()
+    r = run("open('inside.txt', 'w').write('fine')\nprint(open('inside.txt').read())\n")
+    assert r.ok and r.stdout == "fine\n"
+
+
+def test_the_environment_holds_no_secrets(monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_value_123456")
+    r = run("import os\nprint(dict(os.environ))\n")
+    assert r.ok and "hf_secret_value_123456" not in r.stdout and "HF_TOKEN" not in r.stdout
+
+
+def test_sockets_are_refused_and_nothing_arrives():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(3)
+    port = server.getsockname()[1]
+    got = []
+    threading.Thread(target=lambda: _accept(server, got), daemon=True).start()
+    r = run(f"import socket\ns = socket.socket()\ns.connect(('127.0.0.1', {port}))\ns.send(b'leak')\n")
+    time.sleep(0.5)
+    server.close()
+    assert not r.ok and got == []
+
+
+def _accept(server, got):
+    with contextlib.suppress(OSError):
+        got.append(server.accept())
+
+
+@pytest.mark.parametrize("code", [
+    "import subprocess\nsubprocess.run(['id'])\n",
+    "import os\nos.system('id')\n",
+    "import ctypes\nctypes.CDLL(None)\n",
+    "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n",
+])  # fmt: skip
+def test_new_processes_signals_and_ctypes_are_refused(code):
+    r = run(code)
+    assert not r.ok and "sandbox:" in r.stderr
+
+
+def test_nothing_runs_in_the_graders_process():
+    before = dict(sys.modules)
+    r = run("import builtins, sys\nbuiltins.HACKED = True\nsys.exit(0)\n")
+    assert r.ok and not hasattr(__builtins__, "HACKED") and sys.modules.keys() == before.keys()
+
+
+def test_isolation_layers_are_reported():
+    r = run("print(1)")
+    assert {"clean env", "own folder", "rlimits", "audit hook"} <= set(r.isolation)
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("<think>long\nreasoning 7</think>\nThe answer is 42.", "The answer is 42."),
+        ("<think>never closed, 99 is tempting", ""),
+        ("pre-filled think</think>\n\nFinal answer: 12", "12"),
+        ("Some text.\n**Final Answer:** $\\frac{3}{4}$\n", "$\\frac{3}{4}$"),
+    ],
+)
+def test_reasoning_is_stripped_before_the_answer_is_taken(text, want):
+    assert final_answer(text) == want
+
+
+def test_boxed_and_fenced_extraction():
+    assert last_boxed("first \\boxed{1} then \\boxed{\\frac{1}{2}} done") == "\\frac{1}{2}"
+    assert last_boxed("\\boxed{unclosed") is None
+    text = "```sql\nSELECT 1;\n```\nthen\n```python\nprint(2)\n```\n```sql\nSELECT 2;\n```"
+    assert last_fenced(text, ("sql",)) == "SELECT 2;"
+    assert last_fenced(text, ("python", "py")) == "print(2)"
+    assert last_fenced("no code") is None
+    assert strip_reasoning("<think>```python\nbad()\n```</think>```python\ngood()\n```") == "```python\ngood()\n```"
