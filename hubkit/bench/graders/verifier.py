@@ -1,0 +1,62 @@
+"""Planning and logic: the final answer (JSON) is checked by a verifier, not matched to a string.
+
+- `assignment`: a mapping of variables to values satisfying every constraint (Python
+  expressions written by the case author, evaluated with the answer's values as names).
+- `path`: a route through a weighted graph from start to goal, valid and of optimal cost.
+"""
+
+from __future__ import annotations
+
+import json
+from itertools import pairwise
+from typing import Any
+
+from hubkit.bench.extract import final_answer, last_fenced, strip_reasoning
+from hubkit.bench.graders import Verdict
+
+
+def _answer_json(response: str) -> Any:
+    visible = strip_reasoning(response)
+    text = last_fenced(visible, ("json",)) or final_answer(response)
+    start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
+    if start < 0:
+        raise ValueError("no JSON answer found")
+    return json.JSONDecoder().raw_decode(text[start:])[0]
+
+
+def _assignment(spec: dict[str, Any], answer: Any) -> list[str]:
+    if not isinstance(answer, dict) or sorted(answer) != sorted(spec["variables"]):
+        return [f"expected values for {sorted(spec['variables'])}"]
+    domain = spec.get("domain")
+    bad = [k for k, v in answer.items() if domain is not None and v not in domain]
+    if bad:
+        return [f"{k} outside the domain" for k in bad]
+    env = {"__builtins__": {"abs": abs, "len": len, "set": set, "sorted": sorted, "sum": sum}, **answer}
+    return [c for c in spec["constraints"] if not eval(c, env)]
+
+
+def _path(spec: dict[str, Any], answer: Any) -> list[str]:
+    edges = {(a, b): w for a, b, w in spec["edges"]}
+    if not spec.get("directed", False):
+        edges |= {(b, a): w for (a, b), w in list(edges.items())}
+    if not isinstance(answer, list) or len(answer) < 2:
+        return ["expected a list of nodes"]
+    if answer[0] != spec["start"] or answer[-1] != spec["goal"]:
+        return [f"must go from {spec['start']} to {spec['goal']}"]
+    missing = [(a, b) for a, b in pairwise(answer) if (a, b) not in edges]
+    if missing:
+        return [f"no edge {a}->{b}" for a, b in missing]
+    cost = sum(edges[(a, b)] for a, b in pairwise(answer))
+    return [] if cost == spec["optimal_cost"] else [f"cost {cost}, optimal is {spec['optimal_cost']}"]
+
+
+VERIFIERS = {"assignment": _assignment, "path": _path}
+
+
+def grade(spec: dict[str, Any], response: str) -> Verdict:
+    try:
+        answer = _answer_json(response)
+    except ValueError as exc:
+        return Verdict(False, "verifier", str(exc))
+    problems = VERIFIERS[spec["verifier"]](spec, answer)
+    return Verdict(not problems, f"verifier:{spec['verifier']}", "; ".join(map(str, problems)) or "valid")

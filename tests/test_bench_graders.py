@@ -1,0 +1,151 @@
+"""Each grader passes a right answer, fails wrong ones, and never reads the reasoning."""
+
+from __future__ import annotations
+
+import pytest
+
+from hubkit.bench.graders import grade
+from hubkit.bench.graders.rubric import grade as rubric_grade
+
+SCHEMA = """
+CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);
+CREATE TABLE orders(id INTEGER PRIMARY KEY, user_id INTEGER, total REAL);
+INSERT INTO users VALUES (1, 'ada'), (2, 'bob'), (3, 'cy');
+INSERT INTO orders VALUES (1, 1, 10), (2, 1, 5), (3, 2, 7);
+"""
+REFERENCE = "SELECT u.name, SUM(o.total) FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.name"
+SQL = {"kind": "sql", "schema": SCHEMA, "reference": REFERENCE}
+
+
+def test_sql_compares_result_sets_not_text():
+    query = "SELECT name, SUM(total) FROM orders, users WHERE users.id = orders.user_id GROUP BY 1;"
+    ok = f"Join and sum:\n```sql\n{query}\n```"
+    assert grade(SQL, ok).passed
+    assert not grade(
+        SQL, "```sql\nSELECT name, COUNT(*) FROM users JOIN orders ON user_id = users.id GROUP BY 1\n```"
+    ).passed
+    assert not grade(SQL, "<think>```sql\n" + SQL["reference"] + "\n```</think>no idea").passed
+    ordered = {**SQL, "reference": SQL["reference"] + " ORDER BY 2 DESC", "ordered": True}
+    assert grade(ordered, f"```sql\n{ordered['reference']}\n```").passed
+    assert not grade(ordered, "```sql\n" + SQL["reference"] + " ORDER BY 2 ASC\n```").passed
+
+
+@pytest.mark.parametrize("evil", [
+    "DELETE FROM users", "ATTACH DATABASE '/tmp/x.db' AS x", "PRAGMA writable_schema = 1",
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+])  # fmt: skip
+def test_sql_answers_can_only_read_and_cannot_run_forever(evil):
+    v = grade(SQL, f"```sql\n{evil}\n```")
+    assert not v.passed and v.detail.startswith("query failed")
+
+
+PY = {"kind": "python", "tests": "assert dedupe([3, 1, 3]) == [1, 3]\nassert dedupe([]) == []\n"}
+
+
+def test_python_runs_hidden_tests_in_the_sandbox():
+    fixed = "Fixed:\n```python\ndef dedupe(xs):\n    return sorted(set(xs))\n```"
+    buggy = "```python\ndef dedupe(xs):\n    return list(set(xs))[::-1]\n```"
+    assert grade(PY, fixed).passed
+    v = grade(PY, buggy)
+    assert not v.passed and "hidden tests failed" in v.detail
+    assert not grade(PY, "no code here").passed
+    v = grade({**PY, "timeout_s": 3, "cpu_s": 1}, "```python\ndef dedupe(xs):\n    while True: pass\n```\n")
+    assert not v.passed
+
+
+@pytest.mark.parametrize(("answer", "passed"), [
+    ("So the probability is \\boxed{\\frac{3}{4}}.", True),
+    ("Final answer: 0.75", True),
+    ("\\boxed{3/4}", True),
+    ("\\boxed{0.7}", False),
+    ("<think>\\boxed{\\frac{3}{4}}</think> I think it is \\boxed{1/2}", False),
+])  # fmt: skip
+def test_math_uses_answer_equivalence(answer, passed):
+    assert grade({"kind": "math", "answer": "\\frac{3}{4}"}, answer).passed is passed
+
+
+def test_constraints_report_every_failed_check():
+    spec = {
+        "kind": "constraints",
+        "checks": {"acrostic": "CODE", "lines": 4, "must_include": ["bug"], "forbid": ["very"]},
+    }
+    poem = "Catch the bug\nOne line at a time\nDebug the night\nEnd with a test"
+    assert grade(spec, poem).passed
+    v = grade(spec, poem.replace("Debug", "Very slowly debug"))
+    assert not v.passed and v.detail == "failed: acrostic, forbid"
+
+
+def test_facts_need_the_context_and_no_contradiction():
+    spec = {"kind": "facts", "required": [["1889"], ["gustave eiffel", "eiffel's company"]], "forbidden": ["1899"]}
+    assert grade(spec, "Built in 1889 by Gustave Eiffel's engineers.").passed
+    v = grade(spec, "Built in 1899 by Gustave Eiffel.")
+    assert not v.passed and "missing '1889'" in v.detail and "contradicts with '1899'" in v.detail
+
+
+def test_verifiers_check_validity_and_optimality():
+    logic = {"kind": "verifier", "verifier": "assignment", "variables": ["A", "B", "C"], "domain": [1, 2, 3],
+             "constraints": ["len({A, B, C}) == 3", "A + 1 == B", "C < A"]}  # fmt: skip
+    assert grade(logic, 'Final answer: {"A": 2, "B": 3, "C": 1}').passed
+    assert not grade(logic, 'Final answer: {"A": 1, "B": 2, "C": 3}').passed
+    assert not grade(logic, "A is 2").passed
+    plan = {"kind": "verifier", "verifier": "path", "start": "S", "goal": "G", "optimal_cost": 4,
+            "edges": [["S", "A", 1], ["A", "G", 3], ["S", "G", 5], ["S", "B", 2], ["B", "G", 4]]}  # fmt: skip
+    assert grade(plan, '```json\n["S", "A", "G"]\n```').passed
+    assert grade(plan, '```json\n["S", "G"]\n```').detail == "cost 5, optimal is 4"
+    assert "no edge A->B" in grade(plan, '["S", "A", "B", "G"]').detail
+
+
+RUBRIC = {"kind": "rubric", "min_items": 2, "items": [
+    {"id": "stakeholders", "description": "names who is affected", "any": ["patient", "family"]},
+    {"id": "consent", "description": "asks for consent", "any": ["consent"]},
+    {"id": "alternative", "description": "offers an alternative", "any": ["alternative", "instead"]},
+]}  # fmt: skip
+
+
+def test_rubric_fallback_is_deterministic_and_says_who_decided():
+    v = grade(RUBRIC, "Ask the patient for consent first.")
+    assert v.passed and v.grader == "rubric" and v.detail.startswith("2/3 items met")
+    assert not grade(RUBRIC, "Just do it.").passed
+
+
+def test_rubric_uses_an_openai_compatible_judge_when_configured():
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    seen = {}
+
+    class Judge(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            seen["body"] = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen["auth"] = self.headers.get("Authorization")
+            content = json.dumps(
+                {"items": {"stakeholders": True, "consent": False, "alternative": False}, "reason": "thin"}
+            )
+            out = json.dumps({"choices": [{"message": {"content": content}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+    server = HTTPServer(("127.0.0.1", 0), Judge)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    import os
+
+    from hubkit.bench.graders.rubric import Judge as JudgeClient
+
+    os.environ["HUBKIT_TEST_JUDGE_KEY"] = "sk-test"
+    judge = JudgeClient(f"http://127.0.0.1:{server.server_port}/v1", "judge-model", "HUBKIT_TEST_JUDGE_KEY")
+    v = rubric_grade(RUBRIC, "<think>consent consent</think>Ask the patient.", judge=judge)
+    server.server_close()
+    assert not v.passed and v.grader == "judge:judge-model" and v.detail.startswith("1/3 items")
+    assert seen["auth"] == "Bearer sk-test" and seen["body"]["model"] == "judge-model"
+    assert "consent consent" not in seen["body"]["messages"][1]["content"]  # reasoning is never judged
+
+
+def test_unknown_grader_kind():
+    with pytest.raises(ValueError, match="unknown grader kind 'vibes'"):
+        grade({"kind": "vibes"}, "x")
