@@ -202,6 +202,47 @@ def cards_lint(config: Path = ConfigOpt, workspace: Path = WorkspaceOpt) -> None
     print(f"{len(texts)} cards, no problems")
 
 
+bench_app = typer.Typer(help="CMDR-Bench: check the cases, grade an answer, export the dataset.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("selfcheck")
+def bench_selfcheck(verbose: bool = typer.Option(False, "--verbose", "-v", help="A line per case.")) -> None:
+    """Prove every case sound: its reference passes, its wrong answers fail, its puzzle data is right."""
+    from hubkit.bench.cases import load_cases
+    from hubkit.bench.selfcheck import selfcheck
+
+    cases = load_cases()
+    problems = selfcheck(cases, report=_reporter() if verbose else lambda m: None)
+    for p in problems:
+        print(p)
+    if problems:
+        raise typer.Exit(1)
+    print(f"{len(cases)} cases: every reference passes, every wrong answer fails")
+
+
+@bench_app.command("grade")
+def bench_grade(case_id: str = typer.Argument(..., help="e.g. sql-07")) -> None:
+    """Grade a response read from stdin; print a JSON verdict."""
+    import json
+
+    from hubkit.bench.cases import case_by_id
+    from hubkit.bench.graders import grade
+
+    case = case_by_id(case_id)
+    verdict = grade(case.grader, sys.stdin.read())
+    print(json.dumps({"case": case.id, **verdict.to_json()}))
+
+
+@bench_app.command("export")
+def bench_export(out: Path = typer.Option(..., "--out", "-o", help="Folder for data/*.parquet and eval.yaml.")) -> None:
+    """Write CMDR-Bench in the Hub dataset layout."""
+    from hubkit.bench.export import export
+
+    cases = export(out)
+    print(f"{len(cases)} cases -> {out}")
+
+
 hub_app = typer.Typer(help="The local Hub-compatible server.")
 app.add_typer(hub_app, name="hub")
 

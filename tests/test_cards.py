@@ -55,10 +55,11 @@ def test_demo_cards_match_golden_files_and_render_identically_twice(built):
     rel = load_release(config)
     first = pipeline.cards(rel, ws, report=lambda m: None)
     assert first == []  # lint-clean
-    texts = {n: (ws.path(n) / "README.md").read_bytes() for n in CARDS}
+    names = [*CARDS, "tiny-cmdr-bench"]
+    texts = {n: (ws.path(n) / "README.md").read_bytes() for n in names}
     pipeline.cards(rel, ws, report=lambda m: None)
-    assert {n: (ws.path(n) / "README.md").read_bytes() for n in CARDS} == texts
-    for n in CARDS:
+    assert {n: (ws.path(n) / "README.md").read_bytes() for n in names} == texts
+    for n in names:
         golden = GOLDEN / f"{n}.md"
         if os.environ.get("HUBKIT_UPDATE_GOLDEN"):
             golden.write_bytes(texts[n])
@@ -232,7 +233,7 @@ def test_cli_cards_render_and_lint(demo_config, tmp_path):
     r = run_cli("cards", "render", "-c", str(demo_config), "-w", ws)
     assert r.returncode == 0 and "tiny-qwen3-slerp: card rendered (README.md)" in r.stdout
     r = run_cli("cards", "lint", "-c", str(demo_config), "-w", ws)
-    assert r.returncode == 0 and r.stdout.strip() == "3 cards, no problems"
+    assert r.returncode == 0 and r.stdout.strip() == "4 cards, no problems"
     card = tmp_path / "ws" / "tiny-qwen3-slerp" / "README.md"
     card.write_text(card.read_text().replace("license: apache-2.0", "license: apache"))
     r = run_cli("cards", "lint", "-c", str(demo_config), "-w", ws)
@@ -275,13 +276,12 @@ def test_dataset_benchmark_and_space_cards_round_trip_and_lint_clean(tmp_path, n
 def test_benchmark_eval_yaml_registers_the_tasks_the_models_report(tmp_path):
     from huggingface_hub._eval_results import parse_eval_result_entries
 
-    from hubkit.artifacts import all_artifacts
     from hubkit.bench import CATEGORIES
+    from hubkit.bench.export import export
     from hubkit.cards.render import eval_results_yaml
 
-    rel = load_release(CONFIGS / "demo.yaml")
-    bench = next(a for a in all_artifacts(rel) if a.kind == "benchmark")
-    doc = yaml.safe_load(render_artifact(bench, tmp_path, rel, None)["eval.yaml"])
+    export(tmp_path, "CMDR-Bench")
+    doc = yaml.safe_load((tmp_path / "eval.yaml").read_text())
     tasks = [t["id"] for t in doc["tasks"]]
     assert tasks[0] == "overall" and len(tasks) == 11
     assert "python_code_analysis_debugging" in tasks and "causal_reasoning_rag" in tasks

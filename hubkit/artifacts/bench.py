@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubkit.artifacts.base import Artifact, size_category
+from hubkit.artifacts.base import Artifact, BuildContext, size_category
 from hubkit.config import Benchmark, Release
 
 
@@ -17,10 +17,20 @@ class BenchArtifact(Artifact):
     section: Benchmark | None = None
 
     def spec(self) -> dict[str, Any]:
-        return {"benchmark": self.section.model_dump(mode="json")}
+        from hubkit.bench.cases import HERE
+        from hubkit.workspace import file_sha256, fingerprint
 
-    def unavailable(self) -> str | None:
-        return "CMDR-Bench cases and graders are not implemented yet"
+        cases = {p.name: file_sha256(p) for p in sorted(HERE.glob("*.yaml"))}
+        return {"benchmark": self.section.model_dump(mode="json"), "cases_sha256": fingerprint(cases)}
+
+    def build(self, ctx: BuildContext) -> None:
+        from hubkit.bench.export import export
+        from hubkit.errors import HubkitError
+
+        cases = export(ctx.out, self.section.pretty_name or self.name)
+        if len(cases) != self.section.cases:
+            raise HubkitError(f"benchmark.cases is {self.section.cases}, but CMDR-Bench has {len(cases)} cases")
+        ctx.report(f"{self.name}: exported {len(cases)} cases (parquet, eval.yaml)")
 
     def card_context(self, path: Path) -> dict[str, Any]:
         b = self.section
@@ -31,22 +41,6 @@ class BenchArtifact(Artifact):
             "samples": str(b.samples),
             "evaluated": [self.release.model_ref(r) for r in b.evaluate],
         }
-
-    def card_files(self, ctx: dict[str, Any]) -> dict[str, bytes]:
-        """The Hub's benchmark registration: a task per category plus `overall`."""
-        import yaml
-
-        from hubkit.bench import CATEGORIES, task_id
-
-        doc = {
-            "name": ctx["pretty_name"],
-            "description": f"{self.section.cases} reasoning cases in {len(CATEGORIES)} categories, levels 1-10, "
-            "graded pass/fail; overall is the mean of the category pass rates.",
-            "evaluation_framework": "hubkit",
-            "tasks": [{"id": t, "config": "default", "split": "test"}
-                      for t in ["overall", *(task_id(c) for c in CATEGORIES)]],
-        }  # fmt: skip
-        return {"eval.yaml": yaml.safe_dump(doc, sort_keys=False).encode()}
 
     def card_data(self, ctx: dict[str, Any]):
         from huggingface_hub import DatasetCardData

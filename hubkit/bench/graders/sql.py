@@ -46,5 +46,5 @@ def grade(spec: dict[str, Any], response: str) -> Verdict:
     except sqlite3.Error as exc:
         return Verdict(False, "sql", f"query failed: {exc}")
     same = got == expected if spec.get("ordered", False) else Counter(got) == Counter(expected)
-    detail = "result matches" if same else f"{len(got)} rows differ from the expected {len(expected)}"
+    detail = "result matches" if same else f"result differs: {len(got)} rows, expected {len(expected)}"
     return Verdict(same, "sql", detail)

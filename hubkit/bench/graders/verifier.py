@@ -3,6 +3,7 @@
 - `assignment`: a mapping of variables to values satisfying every constraint (Python
   expressions written by the case author, evaluated with the answer's values as names).
 - `path`: a route through a weighted graph from start to goal, valid and of optimal cost.
+- `knapsack`: a set of item names within the capacity whose value is the optimum.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def _assignment(spec: dict[str, Any], answer: Any) -> list[str]:
     bad = [k for k, v in answer.items() if domain is not None and v not in domain]
     if bad:
         return [f"{k} outside the domain" for k in bad]
+    if spec.get("all_different") and len({json.dumps(v) for v in answer.values()}) != len(answer):
+        return ["values must all differ"]
     env = {"__builtins__": {"abs": abs, "len": len, "set": set, "sorted": sorted, "sum": sum}, **answer}
     return [c for c in spec["constraints"] if not eval(c, env)]
 
@@ -50,7 +53,22 @@ def _path(spec: dict[str, Any], answer: Any) -> list[str]:
     return [] if cost == spec["optimal_cost"] else [f"cost {cost}, optimal is {spec['optimal_cost']}"]
 
 
-VERIFIERS = {"assignment": _assignment, "path": _path}
+def _knapsack(spec: dict[str, Any], answer: Any) -> list[str]:
+    items = spec["items"]
+    if not isinstance(answer, list) or not all(isinstance(x, str) for x in answer):
+        return ["expected a list of item names"]
+    if unknown := [x for x in answer if x not in items]:
+        return [f"unknown item {x!r}" for x in unknown]
+    if len(set(answer)) != len(answer):
+        return ["an item is chosen twice"]
+    weight = sum(items[x][0] for x in answer)
+    value = sum(items[x][1] for x in answer)
+    if weight > spec["capacity"]:
+        return [f"weight {weight} exceeds the capacity {spec['capacity']}"]
+    return [] if value == spec["optimal_value"] else [f"value {value}, optimal is {spec['optimal_value']}"]
+
+
+VERIFIERS = {"assignment": _assignment, "path": _path, "knapsack": _knapsack}
 
 
 def grade(spec: dict[str, Any], response: str) -> Verdict:
