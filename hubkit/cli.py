@@ -243,6 +243,51 @@ def bench_export(out: Path = typer.Option(..., "--out", "-o", help="Folder for d
     print(f"{len(cases)} cases -> {out}")
 
 
+eval_app = typer.Typer(help="Evaluate models on CMDR-Bench; `hubkit eval report` shows the results.",
+                       invoke_without_command=True)  # fmt: skip
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.callback()
+def eval_main(
+    ctx: typer.Context,
+    config: Path = ConfigOpt,
+    workspace: Path = WorkspaceOpt,
+    models: str = typer.Option(None, "--models", help="Comma-separated models (default: benchmark.evaluate)."),
+    samples: int = typer.Option(None, "--samples", min=1, help="Samples per case (default: benchmark.samples)."),
+) -> None:
+    """Generate, grade and aggregate; resumes where a previous run stopped."""
+    if ctx.invoked_subcommand:
+        return
+    from hubkit.bench.evaluate import evaluate
+    from hubkit.bench.report import render
+    from hubkit.workspace import Workspace
+
+    chosen = [m.strip() for m in models.split(",")] if models else None
+    results = evaluate(_load(config), Workspace(workspace), models=chosen, samples=samples, report=_reporter())
+    print(render(results, _load(config).benchmark.cases // 10))
+
+
+@eval_app.command("report")
+def eval_report(
+    config: Path = ConfigOpt,
+    workspace: Path = WorkspaceOpt,
+    results: Path = typer.Option(None, "--results", help="A results file or published table (e.g. the seed's)."),
+) -> None:
+    """The table with 95% intervals, pairwise tests, and the source's claims checked."""
+    from hubkit.bench.report import render
+    from hubkit.bench.results import load_results
+    from hubkit.cards.render import load_release_results
+    from hubkit.errors import UsageError
+    from hubkit.workspace import Workspace
+
+    rel = _load(config)
+    data = load_results(results) if results else load_release_results(rel, Workspace(workspace))
+    if data is None:
+        raise UsageError("no results: run hubkit eval, or pass --results FILE")
+    print(render(data, rel.benchmark.cases // 10 if rel.benchmark else 10), end="")
+
+
 hub_app = typer.Typer(help="The local Hub-compatible server.")
 app.add_typer(hub_app, name="hub")
 

@@ -80,12 +80,30 @@ class Merge(_Strict):
     private: bool = False
 
 
+class Sampling(_Strict):
+    temperature: Annotated[float, Field(ge=0)] = 0.6
+    top_p: Annotated[float, Field(gt=0, le=1)] = 0.95
+    max_new_tokens: PositiveInt = 4096
+    seed: int = 0
+
+
+class EvalBackend(_Strict):
+    """Where answers come from: local transformers, an OpenAI-compatible endpoint, or vLLM."""
+
+    kind: Literal["transformers", "openai_compat", "vllm"] = "transformers"
+    base_url: str | None = None
+    api_key_env: str | None = None  # the name of the variable holding the key, never the key
+    batch_size: PositiveInt = 8
+
+
 class Benchmark(_Strict):
     name: RepoName
     pretty_name: str | None = None
     cases: PositiveInt = 100
     samples: PositiveInt = 1
     evaluate: list[str] = Field(default_factory=list)
+    backend: EvalBackend = EvalBackend()
+    sampling: Sampling = Sampling()
     # Results to put on the cards until hubkit's own evaluation has run: a results file or a
     # published table (e.g. bench/seed_results.yaml); cards name their source.
     results: Path | None = None

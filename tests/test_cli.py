@@ -76,8 +76,11 @@ def test_demo_build_status_and_release(demo_config, tmp_path):
     r = run_cli("release", "-c", str(demo_config), "-w", ws)
     assert r.returncode == 0, r.stderr
     assert "tiny-qwen3-a-distilled: up to date, nothing to do" in r.stdout
-    assert "evaluate: not available yet" in r.stdout
-    assert "tiny-qwen3-slerp: card rendered (README.md)" in r.stdout
+    assert "evaluate: hubkit-demo/tiny-qwen3-slerp: 100 new samples" in r.stdout
+    assert (
+        "tiny-qwen3-slerp: card rendered (.eval_results/cmdr_bench.yaml, README.md, benchmark/cmdr_bench.png)"
+        in r.stdout
+    )
     assert "model:hubkit-demo/tiny-qwen3-slerp: committed " in r.stdout  # to the embedded local hub
     assert (tmp_path / "ws" / ".hub" / "repos" / "model" / "hubkit-demo" / "tiny-qwen3-slerp").is_dir()
 

@@ -46,6 +46,8 @@ class Results(BaseModel):
     categories: list[str]
     models: list[ModelResults]
     claimed_overall: dict[str, float] = Field(default_factory=dict)  # what the source states
+    claims: list[Claim] = Field(default_factory=list)
+    fingerprints: dict[str, str] = Field(default_factory=dict)  # model -> the eval setup that produced it
 
     @model_validator(mode="after")
     def _complete(self) -> Results:
@@ -90,12 +92,14 @@ class Results(BaseModel):
 def _paired(a: ModelResults, b: ModelResults, category: str | None) -> list[tuple[float, float]]:
     keys = sorted(set(a.cases) & set(b.cases))
     if category:
-        keys = [k for k in keys if k.startswith(_slug(category))]
+        keys = [k for k in keys if k.startswith(case_key(category, ""))]
     return [(sum(a.cases[k]) / len(a.cases[k]), sum(b.cases[k]) / len(b.cases[k])) for k in keys]
 
 
-def _slug(category: str) -> str:
-    return "".join(ch.lower() if ch.isalnum() else "-" for ch in category).strip("-")
+def case_key(category: str, case_id: str) -> str:
+    """How per-case outcomes are keyed: `<category slug>/<case id>`."""
+    slug = "".join(ch.lower() if ch.isalnum() else "-" for ch in category).strip("-")
+    return f"{slug}/{case_id}"
 
 
 def sign_test(pairs: list[tuple[float, float]]) -> float:
@@ -114,6 +118,18 @@ def wilson(passed: int, total: int, z: float = 1.959964) -> tuple[float, float]:
     return 100 * max(0.0, centre - half), 100 * min(1.0, centre + half)
 
 
+class Claim(BaseModel):
+    """A sentence a source states about its results, as something checkable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    text: str
+    category: str | None = None  # None: overall
+    better: str | None = None  # `better` beats every model in `than` ...
+    than: list[str] = Field(default_factory=list)
+    equals: float | None = None  # ... or every model in `models` has exactly this rate
+    models: list[str] = Field(default_factory=list)
+
+
 class _PublishedTable(BaseModel):
     """A results table as a paper or card prints it: percentages per model and category."""
 
@@ -123,6 +139,7 @@ class _PublishedTable(BaseModel):
     per_category: int = Field(gt=0, description="evaluations behind each percentage (cases x samples)")
     rates: dict[str, dict[str, float]]  # model -> category -> percent
     claimed_overall: dict[str, float] = Field(default_factory=dict)
+    claims: list[Claim] = Field(default_factory=list)
 
 
 def load_results(path: Path | str) -> Results:
@@ -152,7 +169,7 @@ def load_results(path: Path | str) -> Results:
     try:
         return Results(
             benchmark=table.benchmark, source=table.source, categories=categories or [],
-            models=models, claimed_overall=table.claimed_overall,
+            models=models, claimed_overall=table.claimed_overall, claims=table.claims,
         )  # fmt: skip
     except ValueError as exc:
         raise ConfigError([f"{path}: {exc}"]) from None

@@ -107,7 +107,13 @@ def claims(results: Results, repo_id: str) -> list[str]:
     return out
 
 
-def load_release_results(release: Release) -> Results | None:
+def load_release_results(release: Release, workspace: Workspace | None = None) -> Results | None:
+    """hubkit's own evaluation when it is current, else the configured results file, else None."""
+    if workspace is not None:
+        from hubkit.bench.evaluate import stored_results
+
+        if (own := stored_results(release, workspace)) is not None:
+            return own
     if release.benchmark is None or release.benchmark.results is None:
         return None
     return load_results(release.resolve(release.benchmark.results))
@@ -169,7 +175,7 @@ def model_index(results: Results, repo_id: str):
 
 def render_release(release: Release, workspace: Workspace, report=print) -> dict[str, list[str]]:
     """Write the card of every built, up-to-date artifact into its folder; returns files by artifact."""
-    results = load_release_results(release)
+    results = load_release_results(release, workspace)
     graph = Graph(release, workspace)
     written: dict[str, list[str]] = {}
     for name in graph.order:

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hubkit.bench import CATEGORIES
 from hubkit.config import read_yaml, validate
@@ -30,6 +30,21 @@ class Case(BaseModel):
     grader: dict[str, Any]
     reference: str
     wrong: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _phrases_are_strings(self) -> Case:
+        """YAML 1.1 turns bare yes/no/22:00 into bools and ints; phrases must stay text."""
+        g = self.grader
+        rubric = g.get("items", []) if g.get("kind") == "rubric" else []
+        groups = [it.get("any", []) for it in rubric] + list(g.get("required", []))
+        groups += [
+            g.get("forbidden", []),
+            g.get("checks", {}).get("must_include", []),
+            g.get("checks", {}).get("forbid", []),
+        ]
+        if bad := [p for group in groups for p in group if not isinstance(p, str)]:
+            raise ValueError(f"grader phrases must be strings, got {bad!r} (quote them in YAML)")
+        return self
 
     def message(self) -> str:
         """What the model is asked: the context (for RAG cases), then the task."""

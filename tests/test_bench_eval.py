@@ -1,0 +1,153 @@
+"""The runner with real backends (tiny transformers model, a local OpenAI-compatible server),
+resumability, the evaluate stage, and the report's verdicts on the seed's claims."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from hubkit import pipeline
+from hubkit.bench.cases import load_cases
+from hubkit.bench.evaluate import evaluate, stored_results
+from hubkit.bench.report import render
+from hubkit.bench.results import load_results
+from hubkit.bench.runner import EvalJob, OpenAICompatBackend, TransformersBackend, results_from_jsonl, run
+from hubkit.config import Sampling, load_release
+from hubkit.testing import save_tiny_qwen3
+from hubkit.workspace import Workspace
+from tests.conftest import CONFIGS, run_cli
+
+SAMPLING = Sampling(temperature=0.7, top_p=0.95, max_new_tokens=8, seed=3)
+SOME = [c for c in load_cases() if c.level <= 2][:6]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return TransformersBackend(str(save_tiny_qwen3(tmp_path_factory.mktemp("m"), seed=1, layers=2)))
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashAfter:
+    """The real backend, but the process 'dies' when the given batch starts."""
+
+    def __init__(self, inner, batches):
+        self.inner, self.left, self.name = inner, batches, inner.name
+
+    def generate(self, messages, sampling, seed):
+        if self.left == 0:
+            raise Crash
+        self.left -= 1
+        return self.inner.generate(messages, sampling, seed)
+
+
+def rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_records_everything_and_resumes_after_a_crash_without_losing_or_repeating(tiny, tmp_path):
+    job = EvalJob("org/tiny", "x", tmp_path / "r.jsonl")
+    with pytest.raises(Crash):
+        run(job, CrashAfter(tiny, 2), SOME, samples=2, sampling=SAMPLING, batch_size=4)
+    assert len(rows(job.out)) == 8  # the two completed batches survived
+    with job.out.open("a") as f:
+        f.write('{"model": "org/tiny", "case": "tor')  # a torn line, as a kill mid-write leaves
+    new = run(job, tiny, SOME, samples=2, sampling=SAMPLING, batch_size=4)
+    assert new == 4
+    done = rows(job.out)  # every line parses: the torn one was cut before appending
+    assert sorted((r["case"], r["sample"]) for r in done) == sorted((c.id, s) for c in SOME for s in range(2))
+    r = done[0]
+    assert r["sampling"] == SAMPLING.model_dump() and r["backend"].startswith("transformers:")
+    assert {"seed", "batch_size", "response", "passed", "grader", "detail", "category", "level"} <= r.keys()
+    assert run(job, tiny, SOME, samples=2, sampling=SAMPLING, batch_size=4) == 0
+
+
+def test_same_seed_same_answers(tiny, tmp_path):
+    a, b = (EvalJob("org/t", "x", tmp_path / f"{k}.jsonl") for k in "ab")
+    for job in (a, b):
+        run(job, tiny, SOME[:4], samples=1, sampling=SAMPLING, batch_size=4)
+    assert [r["response"] for r in rows(a.out)] == [r["response"] for r in rows(b.out)]
+
+
+def test_openai_compatible_endpoint_and_paired_results(tmp_path):
+    by_message = {c.message(): c.reference for c in SOME}
+    seen = []
+
+    class Model(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(body)
+            text = by_message[body["messages"][0]["content"]]
+            out = json.dumps({"choices": [{"message": {"content": text, "reasoning_content": "hmm"}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+    server = HTTPServer(("127.0.0.1", 0), Model)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        backend = OpenAICompatBackend("judge-free-model", f"http://127.0.0.1:{server.server_port}/v1", None)
+        job = EvalJob("org/api", "api", tmp_path / "api.jsonl")
+        run(job, backend, SOME, samples=1, sampling=SAMPLING, batch_size=3)
+    finally:
+        server.shutdown()
+    assert all(r["passed"] for r in rows(job.out)) and rows(job.out)[0]["response"].startswith("<think>hmm</think>")
+    assert seen[0]["temperature"] == 0.7 and seen[0]["max_tokens"] == 8 and seen[0]["seed"] == 3
+    with pytest.raises(Exception, match="incomplete evaluation"):
+        results_from_jsonl({"org/api": job.out}, "org/bench", "test", {})  # only 6 of 100 cases
+
+
+def test_the_evaluate_stage_feeds_the_cards_until_a_model_changes(demo_config, tmp_path):
+    import yaml
+
+    ws = Workspace(tmp_path / "ws")
+    rel = load_release(demo_config)
+    pipeline.build(rel, ws, report=lambda m: None)
+    res = evaluate(rel, ws, models=["tiny-qwen3-slerp"], report=lambda m: None)
+    assert [m.model for m in res.models] == ["hubkit-demo/tiny-qwen3-slerp"]
+    assert sum(c.total for c in res.models[0].categories.values()) == 100
+    assert res.models[0].cases and len(res.models[0].cases) == 100
+    # The stored results only count when they were made for exactly the configured models.
+    assert stored_results(rel, ws) is None
+    evaluate(rel, ws, report=lambda m: None)
+    assert stored_results(rel, ws) is not None
+    pipeline.cards(rel, ws, report=lambda m: None)
+    card = (ws.path("tiny-qwen3-slerp") / "README.md").read_text()
+    assert "## Benchmark: CMDR-Bench" in card and "hubkit eval (transformers" in card
+    data = yaml.safe_load(demo_config.read_text())
+    data["models"][0]["fixture"]["seed"] = 11
+    demo_config.write_text(yaml.safe_dump(data, sort_keys=False))
+    rel2 = load_release(demo_config)
+    pipeline.build(rel2, ws, report=lambda m: None)
+    assert stored_results(rel2, ws) is None  # a rebuilt model invalidates them
+
+
+def test_report_checks_the_seed_claims():
+    text = render(load_results(CONFIGS / "bench" / "seed_results.yaml"))
+    assert "! Qwen3-4B-Qwen3.6-plus-Reasoning-Slerp: the source states 77.18; its own table gives 78.73" in text
+    assert "[contradicted by the data] All three fine-tuned models reach 100% in Mathematical Reasoning" in text
+    assert "[contradicted by the data] Merged beats both distilled models in Python Code Analysis" in text
+    assert "[direction right, not significant] Merged is best overall" in text
+    assert "~ Qwen3-4B-Qwen3.6-plus-Reasoning-Distilled vs Qwen3-4B-Qwen3.6-plus-Reasoning-Slerp" in text
+    assert "[supported]" not in text  # with 10 cases per category, none of its comparisons is significant
+
+
+def test_cli_eval_and_report(demo_config, tmp_path):
+    ws = str(tmp_path / "ws")
+    assert run_cli("build", "-c", str(demo_config), "-w", ws).returncode == 0
+    r = run_cli("eval", "-c", str(demo_config), "-w", ws, "--models", "tiny-qwen3-a-distilled", "--samples", "1")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "overall (mean of categories)" in r.stdout
+    r = run_cli("eval", "report", "-c", str(demo_config), "--results", str(CONFIGS / "bench" / "seed_results.yaml"))
+    assert r.returncode == 0 and "claims of the source" in r.stdout
+    r = run_cli("eval", "-c", str(demo_config), "-w", ws, "--models", "nope")
+    assert r.returncode == 2 and r.stderr.startswith("'nope' is neither a model of this release nor a Hub id")
