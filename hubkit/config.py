@@ -96,6 +96,14 @@ class EvalBackend(_Strict):
     batch_size: PositiveInt = 8
 
 
+class JudgeSpec(_Strict):
+    """An OpenAI-compatible model that grades rubric categories (scenario, ethics)."""
+
+    base_url: str
+    model: str
+    api_key_env: str | None = None
+
+
 class Benchmark(_Strict):
     name: RepoName
     pretty_name: str | None = None
@@ -104,6 +112,7 @@ class Benchmark(_Strict):
     evaluate: list[str] = Field(default_factory=list)
     backend: EvalBackend = EvalBackend()
     sampling: Sampling = Sampling()
+    judge: JudgeSpec | None = None  # without one, rubrics are graded deterministically
     # Results to put on the cards until hubkit's own evaluation has run: a results file or a
     # published table (e.g. bench/seed_results.yaml); cards name their source.
     results: Path | None = None

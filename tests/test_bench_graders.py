@@ -132,7 +132,7 @@ def test_rubric_uses_an_openai_compatible_judge_when_configured():
             self.wfile.write(out)
 
     server = HTTPServer(("127.0.0.1", 0), Judge)
-    threading.Thread(target=server.handle_request, daemon=True).start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     import os
 
     from hubkit.bench.graders.rubric import Judge as JudgeClient
@@ -140,7 +140,10 @@ def test_rubric_uses_an_openai_compatible_judge_when_configured():
     os.environ["HUBKIT_TEST_JUDGE_KEY"] = "sk-test"
     judge = JudgeClient(f"http://127.0.0.1:{server.server_port}/v1", "judge-model", "HUBKIT_TEST_JUDGE_KEY")
     v = rubric_grade(RUBRIC, "<think>consent consent</think>Ask the patient.", judge=judge)
-    server.server_close()
+    via_dispatch = grade(RUBRIC, "Ask the patient.", judge=judge)
+    deterministic = grade(RUBRIC, "Ask the patient.")  # no judge configured: the rubric decides
+    server.shutdown()
+    assert via_dispatch.grader == "judge:judge-model" and deterministic.grader == "rubric"
     assert not v.passed and v.grader == "judge:judge-model" and v.detail.startswith("1/3 items")
     assert seen["auth"] == "Bearer sk-test" and seen["body"]["model"] == "judge-model"
     assert "consent consent" not in seen["body"]["messages"][1]["content"]  # reasoning is never judged

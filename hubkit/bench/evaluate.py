@@ -34,7 +34,10 @@ def jobs(release: Release, workspace: Workspace, models: list[str] | None = None
         raise UsageError(f"{release.source}: benchmark.evaluate lists no models")
     graph = Graph(release, workspace)
     cases_sha = fingerprint({p.name: file_sha256(p) for p in sorted(HERE.glob("*.yaml"))})
-    setup = {"cases": cases_sha, "sampling": bench.sampling.model_dump(), "backend": bench.backend.kind}
+    setup = {
+        "cases": cases_sha, "sampling": bench.sampling.model_dump(), "backend": bench.backend.kind,
+        "judge": bench.judge.model_dump() if bench.judge else None,
+    }  # fmt: skip
     out = []
     for ref in refs:
         name = ref.removeprefix(f"{release.namespace}/")
@@ -63,6 +66,11 @@ def evaluate(release: Release, workspace: Workspace, *, models: list[str] | None
     if len(cases) != bench.cases:
         raise HubkitError(f"benchmark.cases is {bench.cases}, but CMDR-Bench has {len(cases)} cases")
     n = samples or bench.samples
+    judge = None
+    if bench.judge:
+        from hubkit.bench.graders.rubric import Judge
+
+        judge = Judge(bench.judge.base_url, bench.judge.model, bench.judge.api_key_env)
     files, prints = {}, {}
     with Progress(transient=True) as bar:
         for repo_id, source, fp in todo:
@@ -75,7 +83,7 @@ def evaluate(release: Release, workspace: Workspace, *, models: list[str] | None
             def progress(done, total, task=task):
                 bar.update(task, completed=done)
 
-            new = run(job, backend, cases, n, bench.sampling, bench.backend.batch_size, progress=progress)
+            new = run(job, backend, cases, n, bench.sampling, bench.backend.batch_size, progress=progress, judge=judge)
             report(f"evaluate: {repo_id}: {new} new samples, {len(cases) * n - new} already done ({job.out.name})")
             files[repo_id], prints[repo_id] = job.out, fp
     source = f"hubkit eval ({bench.backend.kind}, {n} sample(s) per case, " + \

@@ -148,6 +148,7 @@ def _done(path: Path) -> set[tuple[str, int]]:
 def run(
     job: EvalJob, backend: Backend | Callable[[], Backend], cases: Iterable[Case], samples: int,
     sampling: Sampling, batch_size: int, progress: Callable[[int, int], None] = lambda done, total: None,
+    judge=None,
 ) -> int:  # fmt: skip
     """Generate and grade what is missing; returns the number of new samples."""
     cases = list(cases)
@@ -167,7 +168,7 @@ def run(
             seed = sampling.seed + start  # recorded per row: the batch's generator seed
             texts = backend.generate([c.message() for c, _ in batch], sampling, seed)
             for (case, sample), text in zip(batch, texts, strict=True):
-                verdict = grade(case.grader, text)
+                verdict = grade(case.grader, text, judge=judge)
                 row = {
                     "model": job.model, "case": case.id, "category": case.category, "level": case.level,
                     "sample": sample, "response": text, **verdict.to_json(), "seed": seed,

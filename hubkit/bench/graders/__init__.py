@@ -20,8 +20,8 @@ class Verdict:
         return {"passed": self.passed, "grader": self.grader, "detail": self.detail}
 
 
-def grade(spec: dict[str, Any], response: str) -> Verdict:
-    """Dispatch on `spec["kind"]`."""
+def grade(spec: dict[str, Any], response: str, judge=None) -> Verdict:
+    """Dispatch on `spec["kind"]`; a configured LLM `judge` decides rubric cases."""
     from hubkit.bench.graders import constraints, facts, math, python_code, rubric, sql, verifier
 
     kinds = {
@@ -31,4 +31,6 @@ def grade(spec: dict[str, Any], response: str) -> Verdict:
     kind = spec.get("kind")
     if kind not in kinds:
         raise ValueError(f"unknown grader kind {kind!r} (known: {', '.join(sorted(kinds))})")
+    if kind == "rubric" and judge is not None:
+        return rubric.grade(spec, response, judge=judge)
     return kinds[kind].grade(spec, response)
