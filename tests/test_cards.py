@@ -139,6 +139,9 @@ def test_claims_are_computed_and_say_what_is_not_significant(built):
         "The source states an overall score of 99.00 for this model; the mean of its own category rates is 51.67."
         in text
     )
+    tie = results_for(models, [[5, 5, 5], [5, 5, 5]])
+    tied = render(built, "tiny-qwen3-slerp", tie)["README.md"].decode()
+    assert "rank 1 (tied with 1 other) of 2 evaluated models" in tied
     far = results_for(models, [[20, 20, 20], [0, 0, 0]])
     assert "(p=0.000, significant)" in render(built, "tiny-qwen3-slerp", far)["README.md"].decode()
 

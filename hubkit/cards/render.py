@@ -80,9 +80,11 @@ def claims(results: Results, repo_id: str) -> list[str]:
     """Comparisons in prose, computed from the results, with their significance."""
     out = []
     ranked = sorted(results.models, key=lambda m: results.overall(m.model), reverse=True)
-    rank = [m.model for m in ranked].index(repo_id) + 1
     mine = results.overall(repo_id)
-    out.append(f"Overall ({OVERALL_DEFINITION}): {mine:.2f}%, rank {rank} of {len(ranked)} evaluated models.")
+    rank = 1 + sum(results.overall(m.model) > mine for m in ranked)  # ties share a rank
+    tied = sum(results.overall(m.model) == mine for m in ranked) - 1
+    tie = f" (tied with {tied} other{'s' if tied > 1 else ''})" if tied else ""
+    out.append(f"Overall ({OVERALL_DEFINITION}): {mine:.2f}%, rank {rank}{tie} of {len(ranked)} evaluated models.")
     claimed = results.claimed_overall.get(repo_id)
     if claimed is not None and abs(claimed - round(mine, 2)) >= 0.01:
         out.append(
