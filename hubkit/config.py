@@ -123,6 +123,8 @@ class Space(_Strict):
     title: str | None = None
     sdk: Literal["gradio"] = "gradio"
     models: list[str] = Field(min_length=1)
+    app: Path = Path("../spaces/compare")  # the Space's source folder; relative to this config file
+    max_new_tokens: PositiveInt = 1024
 
 
 class Release(_Strict):
@@ -196,6 +198,8 @@ def _reference_problems(rel: Release) -> list[tuple[tuple, str]]:
     for loc, path in files:
         if path is not None and not rel.resolve(path).is_file():
             problems.append((loc, f"file not found: {rel.resolve(path)}"))
+    if rel.space and not (rel.resolve(rel.space.app) / "app.py").is_file():
+        problems.append((("space", "app"), f"no app.py in {rel.resolve(rel.space.app)}"))
     if not rel.resolve(rel.card_templates).is_dir():
         problems.append((("card_templates",), f"folder not found: {rel.resolve(rel.card_templates)}"))
     return problems

@@ -25,9 +25,10 @@ def _no_hub(monkeypatch):
 
 
 def copy_project(dst: Path) -> Path:
-    """configs/ and cards/ copied under `dst` (a config finds its templates at ../cards)."""
+    """configs/, cards/ and spaces/ copied under `dst` (a config finds them at ../cards, ../spaces)."""
     shutil.copytree(CONFIGS, dst / "configs")
     shutil.copytree(ROOT / "cards", dst / "cards")
+    shutil.copytree(ROOT / "spaces", dst / "spaces")
     return dst / "configs"
 
 

@@ -236,7 +236,7 @@ def test_cli_cards_render_and_lint(demo_config, tmp_path):
     r = run_cli("cards", "render", "-c", str(demo_config), "-w", ws)
     assert r.returncode == 0 and "tiny-qwen3-slerp: card rendered (README.md)" in r.stdout
     r = run_cli("cards", "lint", "-c", str(demo_config), "-w", ws)
-    assert r.returncode == 0 and r.stdout.strip() == "4 cards, no problems"
+    assert r.returncode == 0 and r.stdout.strip() == "5 cards, no problems"
     card = tmp_path / "ws" / "tiny-qwen3-slerp" / "README.md"
     card.write_text(card.read_text().replace("license: apache-2.0", "license: apache"))
     r = run_cli("cards", "lint", "-c", str(demo_config), "-w", ws)

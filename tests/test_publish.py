@@ -202,10 +202,11 @@ def test_transient_errors_are_retried_without_duplicate_commits(demo, hub, api):
         publish_release(load_release(config), ws, url, hub.token, report=quiet)
     finally:
         proxy.shutdown()
-    assert proxy.failed >= 10 and proxy.lost_commits == 4  # three models and the benchmark dataset
+    assert proxy.failed >= 10 and proxy.lost_commits == 5  # three models, the benchmark dataset, the Space
     assert all(len(commits(api, m)) == 2 for m in MODELS)  # initial + exactly one release commit
     bench = api.list_repo_commits("hubkit-demo/tiny-cmdr-bench", repo_type="dataset")
-    assert len(bench) == 2
+    space = api.list_repo_commits("hubkit-demo/tiny-qwen3-compare", repo_type="space")
+    assert len(bench) == len(space) == 2
     for m in MODELS:
         assert [t.name for t in api.list_repo_refs(f"hubkit-demo/{m}").tags] == ["v0.1.0"]
 
