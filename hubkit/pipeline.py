@@ -18,21 +18,12 @@ Report = Callable[[str], None]
 class Row:
     name: str
     kind: str
-    repo: str
     state: State
 
 
 def status(release: Release, workspace: Workspace, artifacts: list[Artifact] | None = None) -> list[Row]:
     graph = Graph(release, workspace, artifacts)
-    return [
-        Row(
-            n,
-            graph.nodes[n].kind,
-            f"{graph.nodes[n].repo_type}:{graph.nodes[n].repo_id}",
-            graph.state(n),
-        )
-        for n in graph.order
-    ]
+    return [Row(n, graph.nodes[n].kind, graph.state(n)) for n in graph.order]
 
 
 def build(

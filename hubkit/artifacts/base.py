@@ -61,10 +61,6 @@ class Artifact:
         """The card's YAML front matter, as a huggingface_hub CardData object."""
         raise NotImplementedError
 
-    def card_files(self, ctx: dict[str, Any]) -> dict[str, bytes]:
-        """Metadata files published beside the card (e.g. a benchmark's eval.yaml)."""
-        return {}
-
 
 def size_category(n: int) -> str:
     """The Hub's `size_categories` bucket for n rows."""

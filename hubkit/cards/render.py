@@ -128,7 +128,7 @@ def render_artifact(art: Artifact, folder: Path, release: Release, results: Resu
         "release": {"version": release.version, "namespace": release.namespace, "license": release.license},
         "results": None,
     }
-    files: dict[str, bytes] = dict(art.card_files(ctx))
+    files: dict[str, bytes] = {}
     evaluated = results is not None and any(m.model == art.repo_id for m in results.models)
     if evaluated:
         from hubkit.cards.charts import grouped_bars
