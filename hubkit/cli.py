@@ -172,8 +172,9 @@ def cards_render(config: Path = ConfigOpt, workspace: Path = WorkspaceOpt) -> No
     from hubkit import pipeline
     from hubkit.workspace import Workspace
 
-    for p in pipeline.cards(_load(config), Workspace(workspace), report=_reporter()):
-        _reporter()(f"problem: {p}")
+    report = _reporter()
+    for p in pipeline.cards(_load(config), Workspace(workspace), report=report):
+        report(f"problem: {p}")
 
 
 @cards_app.command("lint")
@@ -411,8 +412,9 @@ def merge_run(
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"{out}: output folder is not empty")
     spec = _merge_spec(merge_config, models, config, workspace)
-    report = merge.checked_run(spec, out, shard_size=shard_size, report=_reporter())
-    _reporter()(f"merged -> {out}: {report.outcome}")
+    say = _reporter()
+    report = merge.checked_run(spec, out, shard_size=shard_size, report=say)
+    say(f"merged -> {out}: {report.outcome}")
 
 
 def _redact(text: str) -> str:

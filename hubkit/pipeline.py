@@ -154,7 +154,8 @@ def cards(release: Release, workspace: Workspace, *, report: Report = print, str
     from hubkit.errors import HubkitError
 
     written = render_release(release, workspace, report=report)
-    texts = {Graph(release, workspace).nodes[n].repo_id: (workspace.path(n) / "README.md").read_text() for n in written}
+    nodes = Graph(release, workspace).nodes
+    texts = {nodes[n].repo_id: (workspace.path(n) / "README.md").read_text() for n in written}
     problems = lint_release(release, texts)
     if strict and problems:
         more = f" (+{len(problems) - 1} more: hubkit cards lint)" if len(problems) > 1 else ""

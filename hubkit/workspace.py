@@ -130,5 +130,9 @@ class Workspace:
             "hubkit_commit": git_commit(),
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        (out / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        Workspace.save_manifest(out, manifest)
         return manifest
+
+    @staticmethod
+    def save_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hubkit.artifacts.base import Artifact, BuildContext, size_category
+from hubkit.bench import CATEGORIES
 from hubkit.config import Benchmark, Release
 
 
@@ -17,11 +18,9 @@ class BenchArtifact(Artifact):
     section: Benchmark | None = None
 
     def spec(self) -> dict[str, Any]:
-        from hubkit.bench.cases import HERE
-        from hubkit.workspace import file_sha256, fingerprint
+        from hubkit.bench.cases import cases_fingerprint
 
-        cases = {p.name: file_sha256(p) for p in sorted(HERE.glob("*.yaml"))}
-        return {"benchmark": self.section.model_dump(mode="json"), "cases_sha256": fingerprint(cases)}
+        return {"benchmark": self.section.model_dump(mode="json"), "cases_sha256": cases_fingerprint()}
 
     def build(self, ctx: BuildContext) -> None:
         from hubkit.bench.export import export
@@ -33,11 +32,15 @@ class BenchArtifact(Artifact):
         ctx.report(f"{self.name}: exported {len(cases)} cases (parquet, eval.yaml)")
 
     def card_context(self, path: Path) -> dict[str, Any]:
+        from hubkit.bench.cases import level_range
+
         b = self.section
         return {
             **super().card_context(path),
             "pretty_name": b.pretty_name or b.name,
             "cases": str(b.cases),
+            "categories": str(len(CATEGORIES)),
+            "levels": "{} to {}".format(*level_range()),
             "samples": str(b.samples),
             "evaluated": [self.release.model_ref(r) for r in b.evaluate],
         }

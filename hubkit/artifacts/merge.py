@@ -25,10 +25,12 @@ def referenced_models(release: Release) -> list[str]:
         doc = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise UsageError(f"{path}: invalid YAML: {exc}") from None
-    refs = [m["model"] for m in doc.get("models", []) if isinstance(m, dict) and "model" in m]
-    if doc.get("base_model") and doc["base_model"] not in refs:
-        refs.append(doc["base_model"])
-    return refs
+    from hubkit.merge import model_refs
+
+    found = model_refs(doc if isinstance(doc, dict) else {})
+    # Inputs in the config's order, then the base model if it is not one of them.
+    ordered = [r for loc, r in found if loc[0] != "base_model"] + [r for loc, r in found if loc[0] == "base_model"]
+    return list(dict.fromkeys(ordered))
 
 
 def release_model_name(release: Release, ref: str) -> str | None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hubkit.bench.cases import HERE, load_cases
+from hubkit.bench.cases import cases_fingerprint, load_cases
 from hubkit.bench.results import Results
 from hubkit.config import Release
 from hubkit.errors import HubkitError, UsageError
-from hubkit.workspace import Workspace, file_sha256, fingerprint
+from hubkit.workspace import Workspace, fingerprint
 
 RESULTS = "results.json"
 
@@ -33,7 +33,7 @@ def jobs(release: Release, workspace: Workspace, models: list[str] | None = None
     if not refs:
         raise UsageError(f"{release.source}: benchmark.evaluate lists no models")
     graph = Graph(release, workspace)
-    cases_sha = fingerprint({p.name: file_sha256(p) for p in sorted(HERE.glob("*.yaml"))})
+    cases_sha = cases_fingerprint()
     setup = {
         "cases": cases_sha, "sampling": bench.sampling.model_dump(), "backend": bench.backend.kind,
         "judge": bench.judge.model_dump() if bench.judge else None,

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from hubkit.bench import CATEGORIES, task_id
-from hubkit.bench.cases import Case, load_cases
+from hubkit.bench.cases import Case, level_range, load_cases
 
 PARQUET = "data/test-00000-of-00001.parquet"
 
@@ -37,10 +37,11 @@ def rows(cases: tuple[Case, ...]) -> dict[str, list]:
 def eval_yaml(name: str, n_cases: int) -> str:
     import yaml
 
+    lo, hi = level_range()
     doc = {
         "name": name,
-        "description": f"{n_cases} reasoning cases in {len(CATEGORIES)} categories, levels 1-10, graded pass/fail; "
-        "overall is the mean of the category pass rates.",
+        "description": f"{n_cases} reasoning cases in {len(CATEGORIES)} categories, levels {lo}-{hi}, "
+        "graded pass/fail; overall is the mean of the category pass rates.",
         "evaluation_framework": "hubkit",
         "tasks": [{"id": t, "config": "default", "split": "test"} for t in ["overall", *map(task_id, CATEGORIES)]],
     }

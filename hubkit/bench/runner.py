@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -132,17 +132,19 @@ def _repair_tail(path: Path) -> None:
             f.truncate(data.rfind(b"\n") + 1)
 
 
+def _records(path: Path) -> Iterator[dict[str, Any]]:
+    """The graded samples of a JSONL file; a torn line (a crash mid-write) is skipped."""
+    if not path.exists():
+        return
+    for line in path.read_text().splitlines():
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:
+            continue
+
+
 def _done(path: Path) -> set[tuple[str, int]]:
-    """(case, sample) pairs already graded; a torn last line (a crash mid-write) is ignored."""
-    done = set()
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            done.add((row["case"], row["sample"]))
-    return done
+    return {(row["case"], row["sample"]) for row in _records(path)}
 
 
 def run(
@@ -186,13 +188,7 @@ def results_from_jsonl(files: dict[str, Path], benchmark: str, source: str, fing
     """Aggregate graded samples into the Results schema (counts per category, outcomes per case)."""
     models = []
     for model, path in files.items():
-        rows: dict[tuple[str, int], dict[str, Any]] = {}
-        for line in path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            rows[(row["case"], row["sample"])] = row
+        rows = {(row["case"], row["sample"]): row for row in _records(path)}
         cases: dict[str, list[bool]] = {}
         counts = {c: [0, 0] for c in CATEGORIES}
         for (case, _), row in sorted(rows.items()):

@@ -5,7 +5,6 @@ classes, a Jinja body (StrictUndefined), and for evaluated models the chart and
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from hubkit.bench.results import ALPHA, OVERALL_DEFINITION, Results, load_result
 from hubkit.config import Release
 from hubkit.errors import HubkitError
 from hubkit.graph import UP_TO_DATE, Graph
-from hubkit.workspace import MANIFEST, Workspace
+from hubkit.workspace import Workspace
 
 TEMPLATES = {
     "distill-data": "dataset.md.j2",
@@ -197,7 +196,7 @@ def render_release(release: Release, workspace: Workspace, report=print) -> dict
         manifest["card_files"] = {
             rel: {"size": len(data), "sha256": file_sha256(folder / rel)} for rel, data in sorted(files.items())
         }
-        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        Workspace.save_manifest(folder, manifest)
         written[name] = sorted(files)
         report(f"{name}: card rendered ({', '.join(sorted(files))})")
     return written

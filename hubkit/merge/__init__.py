@@ -53,7 +53,7 @@ class MergeSpec:
         return self.names.get(path, path)
 
 
-def _model_refs(doc: dict) -> list[tuple[tuple, str]]:
+def model_refs(doc: dict) -> list[tuple[tuple, str]]:
     """(key path, reference) for every model the config names."""
     refs: list[tuple[tuple, str]] = []
     if isinstance(doc.get("base_model"), str):
@@ -135,7 +135,7 @@ def load(path: Path | str, models: Mapping[str, Path] | None = None) -> MergeSpe
     models = dict(models or {})
     names: dict[str, str] = {}
     missing: set[str] = set()
-    for loc, ref in _model_refs(doc):
+    for loc, ref in model_refs(doc):
         local = models.get(ref)
         if local is None and Path(ref).is_dir():
             local = Path(ref)

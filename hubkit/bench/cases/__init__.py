@@ -104,6 +104,19 @@ def load_cases(folder: Path = HERE) -> tuple[Case, ...]:
     return tuple(sorted(cases, key=lambda c: (order[c.category], c.level)))
 
 
+def level_range() -> tuple[int, int]:
+    """The lowest and highest difficulty level of the authored cases."""
+    levels = [c.level for c in load_cases()]
+    return min(levels), max(levels)
+
+
+def cases_fingerprint(folder: Path = HERE) -> str:
+    """Content hash of the case files: editing any case changes it."""
+    from hubkit.workspace import file_sha256, fingerprint
+
+    return fingerprint({p.name: file_sha256(p) for p in sorted(folder.glob("*.yaml"))})
+
+
 def case_by_id(case_id: str) -> Case:
     for c in load_cases():
         if c.id == case_id:

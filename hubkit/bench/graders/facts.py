@@ -16,15 +16,7 @@ def _has(text: str, phrase: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(phrase.lower())}{end}", text) is not None
 
 
-def check_spec(spec: dict[str, Any]) -> None:
-    """Phrases must be strings (YAML reads a bare yes/no as a boolean)."""
-    phrases = [p for alts in spec.get("required", []) for p in alts] + list(spec.get("forbidden", []))
-    if bad := [p for p in phrases if not isinstance(p, str)]:
-        raise ValueError(f"facts phrases must be strings, got {bad!r} (quote yes/no in YAML)")
-
-
 def grade(spec: dict[str, Any], response: str) -> Verdict:
-    check_spec(spec)
     text = strip_reasoning(response).lower()
     # Each required fact is a list of acceptable phrasings; one of them must appear.
     missing = [alts[0] for alts in spec.get("required", []) if not any(_has(text, a) for a in alts)]
