@@ -417,23 +417,14 @@ def merge_run(
     say(f"merged -> {out}: {report.outcome}")
 
 
-def _redact(text: str) -> str:
-    """Last line of defence: no known secret reaches the terminal, whatever raised."""
-    import os
-
-    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUBKIT_HUB_TOKEN"):
-        secret = os.environ.get(name)
-        if secret and len(secret) >= 8:
-            text = text.replace(secret, "***")
-    return text
-
-
 def main() -> None:
     try:
         app()
     except HubkitError as err:
         # One line per problem, nothing else: no traceback for a user's mistake.
-        sys.stderr.write(_redact(f"{err}\n"))
+        from hubkit.secrets import redact
+
+        sys.stderr.write(redact(f"{err}\n"))
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

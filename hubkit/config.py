@@ -20,24 +20,91 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Teacher(_Strict):
-    """A model that writes the reasoning traces of a distillation dataset."""
+class Price(_Strict):
+    """USD per million tokens, for the cost shown while generating and on the card."""
+
+    input: Annotated[float, Field(ge=0)]
+    output: Annotated[float, Field(ge=0)]
+
+
+class Scripted(_Strict):
+    """Behaviour of the offline scripted teacher server (`hubkit.testing.teacher`): demo and tests."""
+
+    reasoning_field: Literal["reasoning_content", "reasoning", "inline"] = "reasoning_content"
+    only_stream: bool = False
+    refuse: list[str] = Field(default_factory=lambda: ["explosive", "malware"])
+    truncate_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    latency: Annotated[float, Field(ge=0)] = 0.0
+
+
+class ChatEndpoint(_Strict):
+    """A chat model behind an OpenAI-compatible API: a teacher, the judge, an evaluated endpoint.
+
+    Provider switches are data: `extra_body` is sent as is (e.g. DashScope's
+    `{enable_thinking: true}`), `stream` for models that only stream, `temperature` for
+    providers that fix it (it overrides the sampling's). `backend: scripted` starts the
+    offline scripted server of `hubkit.testing` for the run and talks to it over HTTP.
+    """
 
     model: str
-    backend: Literal["openai_compat", "hf_inference", "local"] = "openai_compat"
+    backend: Literal["openai_compat", "scripted"] = "openai_compat"
     base_url: str | None = None
     # The *name* of the environment variable holding the key; the key never enters a config.
     api_key_env: str | None = None
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+    stream: bool = False
+    temperature: Annotated[float, Field(ge=0)] | None = None
+    concurrency: PositiveInt = 16
+    requests_per_minute: PositiveInt | None = None
+    tokens_per_minute: PositiveInt | None = None
+    timeout: Annotated[float, Field(gt=0)] = 600.0
+    max_retries: Annotated[int, Field(ge=0)] = 8
+    price: Price | None = None
+    scripted: Scripted | None = None  # only with backend 'scripted'
+
+    @model_validator(mode="after")
+    def _backend_fields(self) -> ChatEndpoint:
+        if self.backend == "openai_compat" and not self.base_url:
+            raise ValueError("backend 'openai_compat' needs a base_url")
+        if self.backend != "scripted" and self.scripted is not None:
+            raise ValueError("'scripted' is only allowed with backend 'scripted'")
+        return self
+
+    def identity(self) -> dict[str, Any]:
+        """What decides the answers (fingerprinted); not how fast or how often they are asked for."""
+        keep = {"model", "backend", "base_url", "extra_body", "stream", "temperature", "scripted"}
+        return self.model_dump(mode="json", include=keep)
 
 
-class DistillDataset(_Strict):
-    name: RepoName
-    pretty_name: str | None = None
-    teacher: Teacher
-    domains: list[str] = Field(min_length=1)
-    size: PositiveInt
-    prompts: Path | None = None
-    private: bool = False
+Teacher = ChatEndpoint  # the name the config's datasets[].teacher speaks of
+
+
+class HubPrompts(_Strict):
+    """Prompts from a Hub dataset, pinned to a revision so a rebuild asks the same questions."""
+
+    hub: HubId
+    revision: str
+    split: str = "train"
+    column: str = "prompt"
+
+
+class Synthesis(_Strict):
+    """The teacher writes prompts itself from a few seed questions per domain."""
+
+    seeds: Path  # YAML {domain: [question, ...]}; relative to this config file
+    per_domain: PositiveInt = 50  # questions asked for per domain, before filters
+    template: Path | None = None  # Jinja; default hubkit/distill/synthesize.md.j2
+
+
+class Filters(_Strict):
+    """Which teacher answers are kept; every rejection keeps its reason."""
+
+    refusals: bool = True
+    near_duplicate: Annotated[float, Field(gt=0, le=1)] | None = 0.8  # MinHash Jaccard; None: exact only
+    decontaminate: bool = True  # against CMDR-Bench's prompts
+    contamination_ngram: Annotated[int, Field(ge=3, le=50)] = 8
+    contamination_threshold: Annotated[float, Field(gt=0, le=1)] = 0.5
+    verify: bool = True  # math-verify answers of prompts that carry a reference
 
 
 class Fixture(_Strict):
@@ -87,6 +154,26 @@ class Sampling(_Strict):
     seed: int = 0
 
 
+class DistillDataset(_Strict):
+    name: RepoName
+    pretty_name: str | None = None
+    teacher: Teacher
+    domains: list[str] = Field(min_length=1)
+    size: PositiveInt  # accepted rows wanted; generation goes through the prompts until it has them
+    prompts: Path | HubPrompts | None = None  # JSONL, CSV or parquet with a `prompt` column
+    synthesize: Synthesis | None = None
+    sampling: Sampling = Field(default_factory=lambda: Sampling(max_new_tokens=16384))
+    filters: Filters = Filters()
+    terms: str | None = None  # a note on the teacher provider's terms, for the card
+    private: bool = False
+
+    @model_validator(mode="after")
+    def _has_prompts(self) -> DistillDataset:
+        if self.prompts is None and self.synthesize is None:
+            raise ValueError("needs 'prompts' (a file or a Hub dataset) or 'synthesize' (seed questions)")
+        return self
+
+
 class EvalBackend(_Strict):
     """Where answers come from: local transformers, an OpenAI-compatible endpoint, or vLLM."""
 
@@ -94,14 +181,12 @@ class EvalBackend(_Strict):
     base_url: str | None = None
     api_key_env: str | None = None  # the name of the variable holding the key, never the key
     batch_size: PositiveInt = 8
+    concurrency: PositiveInt = 16  # requests in flight (openai_compat)
 
-
-class JudgeSpec(_Strict):
-    """An OpenAI-compatible model that grades rubric categories (scenario, ethics)."""
-
-    base_url: str
-    model: str
-    api_key_env: str | None = None
+    def endpoint(self, model: str) -> ChatEndpoint:
+        """The chat endpoint serving `model` (openai_compat backends)."""
+        return ChatEndpoint(model=model, base_url=self.base_url, api_key_env=self.api_key_env,
+                            concurrency=self.concurrency)  # fmt: skip
 
 
 class Benchmark(_Strict):
@@ -112,7 +197,7 @@ class Benchmark(_Strict):
     evaluate: list[str] = Field(default_factory=list)
     backend: EvalBackend = EvalBackend()
     sampling: Sampling = Sampling()
-    judge: JudgeSpec | None = None  # without one, rubrics are graded deterministically
+    judge: ChatEndpoint | None = None  # without one, rubrics are graded deterministically
     # Results to put on the cards until hubkit's own evaluation has run: a results file or a
     # published table (e.g. bench/seed_results.yaml); cards name their source.
     results: Path | None = None
@@ -189,7 +274,15 @@ def _reference_problems(rel: Release) -> list[tuple[tuple, str]]:
             known = ", ".join(sorted(models)) or "none"
             problems.append((loc, f"{ref!r} is neither a model of this release ({known}) nor a Hub id"))
 
-    files = [(("datasets", i, "prompts"), d.prompts) for i, d in enumerate(rel.datasets)]
+    files = [(("datasets", i, "prompts"), d.prompts) for i, d in enumerate(rel.datasets) if isinstance(d.prompts, Path)]
+    for i, d in enumerate(rel.datasets):
+        if d.synthesize:
+            files.append((("datasets", i, "synthesize", "seeds"), d.synthesize.seeds))
+            files.append((("datasets", i, "synthesize", "template"), d.synthesize.template))
+        if d.teacher.api_key_env and not d.teacher.api_key_env.isidentifier():
+            problems.append(
+                (("datasets", i, "teacher", "api_key_env"), "must name an environment variable, not hold a key")
+            )
     files += [(("models", i, "train", "config"), m.train.config) for i, m in enumerate(rel.models)]
     if rel.merge:
         files.append((("merge", "config"), rel.merge.config))

@@ -56,7 +56,7 @@ def build(
         report(f"{name}: building ({why})")
         inputs = {dep: workspace.path(dep) for dep in art.inputs}
         with workspace.staging(name) as out:
-            art.build(BuildContext(release, out, inputs, report))
+            art.build(BuildContext(release, out, inputs, report, cache=workspace.root / ".journal" / name))
             Workspace.write_manifest(
                 out,
                 {

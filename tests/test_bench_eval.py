@@ -15,7 +15,8 @@ from hubkit.bench.evaluate import evaluate, stored_results
 from hubkit.bench.report import render
 from hubkit.bench.results import load_results
 from hubkit.bench.runner import EvalJob, OpenAICompatBackend, TransformersBackend, results_from_jsonl, run
-from hubkit.config import Sampling, load_release
+from hubkit.config import EvalBackend, Sampling, load_release
+from hubkit.llm import derive_seed
 from hubkit.testing import save_tiny_qwen3
 from hubkit.workspace import Workspace
 from tests.conftest import CONFIGS, run_cli
@@ -95,13 +96,16 @@ def test_openai_compatible_endpoint_and_paired_results(tmp_path):
     server = HTTPServer(("127.0.0.1", 0), Model)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        backend = OpenAICompatBackend("judge-free-model", f"http://127.0.0.1:{server.server_port}/v1", None)
+        url = f"http://127.0.0.1:{server.server_port}/v1"
+        backend = OpenAICompatBackend("judge-free-model", EvalBackend(kind="openai_compat", base_url=url))
         job = EvalJob("org/api", "api", tmp_path / "api.jsonl")
         run(job, backend, SOME, samples=1, sampling=SAMPLING, batch_size=3)
     finally:
         server.shutdown()
     assert all(r["passed"] for r in rows(job.out)) and rows(job.out)[0]["response"].startswith("<think>hmm</think>")
-    assert seen[0]["temperature"] == 0.7 and seen[0]["max_tokens"] == 8 and seen[0]["seed"] == 3
+    first = next(b for b in seen if b["messages"][0]["content"] == SOME[0].message())
+    assert first["temperature"] == 0.7 and first["max_tokens"] == 8
+    assert first["seed"] == derive_seed(3, SOME[0].id, 0)  # from (case, sample), not from the batch
     with pytest.raises(Exception, match="incomplete evaluation"):
         results_from_jsonl({"org/api": job.out}, "org/bench", "test", {})  # only 6 of 100 cases
 

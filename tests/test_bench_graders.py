@@ -137,15 +137,18 @@ def test_rubric_uses_an_openai_compatible_judge_when_configured():
 
     from hubkit.bench.graders.rubric import Judge as JudgeClient
 
-    os.environ["HUBKIT_TEST_JUDGE_KEY"] = "sk-test"
-    judge = JudgeClient(f"http://127.0.0.1:{server.server_port}/v1", "judge-model", "HUBKIT_TEST_JUDGE_KEY")
+    os.environ["HUBKIT_TEST_JUDGE_KEY"] = "sk-test-judge-key"
+    from hubkit.config import ChatEndpoint
+
+    url = f"http://127.0.0.1:{server.server_port}/v1"
+    judge = JudgeClient(ChatEndpoint(model="judge-model", base_url=url, api_key_env="HUBKIT_TEST_JUDGE_KEY"))
     v = rubric_grade(RUBRIC, "<think>consent consent</think>Ask the patient.", judge=judge)
     via_dispatch = grade(RUBRIC, "Ask the patient.", judge=judge)
     deterministic = grade(RUBRIC, "Ask the patient.")  # no judge configured: the rubric decides
     server.shutdown()
     assert via_dispatch.grader == "judge:judge-model" and deterministic.grader == "rubric"
     assert not v.passed and v.grader == "judge:judge-model" and v.detail.startswith("1/3 items")
-    assert seen["auth"] == "Bearer sk-test" and seen["body"]["model"] == "judge-model"
+    assert seen["auth"] == "Bearer sk-test-judge-key" and seen["body"]["model"] == "judge-model"
     assert "consent consent" not in seen["body"]["messages"][1]["content"]  # reasoning is never judged
 
 

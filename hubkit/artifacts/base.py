@@ -16,6 +16,8 @@ class BuildContext:
     out: Path  # an empty staging folder; becomes the artifact's folder if build() returns
     inputs: dict[str, Path]  # built folders of this artifact's inputs, by name
     report: Callable[[str], None] = print
+    # Kept across builds, failed ones included (journals): <workspace>/.journal/<artifact>/
+    cache: Path | None = None
 
 
 @dataclass

@@ -70,7 +70,7 @@ def evaluate(release: Release, workspace: Workspace, *, models: list[str] | None
     if bench.judge:
         from hubkit.bench.graders.rubric import Judge
 
-        judge = Judge(bench.judge.base_url, bench.judge.model, bench.judge.api_key_env)
+        judge = Judge(bench.judge)
     files, prints = {}, {}
     with Progress(transient=True) as bar:
         for repo_id, source, fp in todo:

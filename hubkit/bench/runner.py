@@ -7,12 +7,10 @@ and a rerun does only what is missing.
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from hubkit.bench import CATEGORIES
 from hubkit.bench.cases import Case
@@ -20,12 +18,16 @@ from hubkit.bench.graders import grade
 from hubkit.bench.results import Count, ModelResults, Results, case_key
 from hubkit.config import EvalBackend, Sampling
 from hubkit.errors import HubkitError
+from hubkit.journal import Journal, records
+from hubkit.llm import derive_seed
 
 
 class Backend(Protocol):
     name: str
 
-    def generate(self, messages: list[str], sampling: Sampling, seed: int) -> list[str]: ...
+    def generate(self, messages: list[str], sampling: Sampling, seeds: list[int]) -> list[str]:
+        """One answer per message; `seeds[i]` is derived from (case, sample) of message i."""
+        ...
 
 
 class TransformersBackend:
@@ -40,12 +42,12 @@ class TransformersBackend:
         self.model = AutoModelForCausalLM.from_pretrained(model, dtype="auto").eval()
         self.torch = torch
 
-    def generate(self, messages: list[str], sampling: Sampling, seed: int) -> list[str]:
+    def generate(self, messages: list[str], sampling: Sampling, seeds: list[int]) -> list[str]:
         chats = [[{"role": "user", "content": m}] for m in messages]
         enc = self.tok.apply_chat_template(
             chats, add_generation_prompt=True, return_tensors="pt", return_dict=True, padding=True
         )
-        self.torch.manual_seed(seed)
+        self.torch.manual_seed(seeds[0])  # one generator per batch: transformers samples a batch together
         with self.torch.no_grad():
             out = self.model.generate(
                 **enc, do_sample=sampling.temperature > 0, temperature=sampling.temperature or None,
@@ -58,32 +60,31 @@ class TransformersBackend:
 
 
 class OpenAICompatBackend:
-    """Any OpenAI-compatible chat endpoint (vLLM server, TGI, hosted APIs)."""
+    """Any OpenAI-compatible chat endpoint (vLLM server, TGI, hosted APIs), asked concurrently."""
 
-    def __init__(self, model: str, base_url: str, api_key_env: str | None):
-        self.name, self.model, self.base_url = f"openai_compat:{model}", model, base_url.rstrip("/")
-        self.key = os.environ.get(api_key_env or "", "")
+    def __init__(self, model: str, spec: EvalBackend):
+        from hubkit.llm.client import ChatClient
 
-    def generate(self, messages: list[str], sampling: Sampling, seed: int) -> list[str]:
-        import httpx
+        self.name = f"openai_compat:{model}"
+        self.client = ChatClient(spec.endpoint(model), where=f"benchmark.backend ({model})")
 
-        out = []
-        for i, m in enumerate(messages):
-            r = httpx.post(
-                f"{self.base_url}/chat/completions",
-                headers={"Authorization": f"Bearer {self.key}"} if self.key else {},
-                json={
-                    "model": self.model, "messages": [{"role": "user", "content": m}], "seed": seed + i,
-                    "temperature": sampling.temperature, "top_p": sampling.top_p, "max_tokens": sampling.max_new_tokens,
-                },
-                timeout=600,
-            )  # fmt: skip
-            if r.status_code >= 400:
-                raise HubkitError(f"{self.base_url}: {r.status_code} from the model endpoint for {self.model}")
-            msg = r.json()["choices"][0]["message"]
-            reasoning = msg.get("reasoning_content") or msg.get("reasoning")
-            out.append((f"<think>{reasoning}</think>" if reasoning else "") + (msg.get("content") or ""))
-        return out
+    def generate(self, messages: list[str], sampling: Sampling, seeds: list[int]) -> list[str]:
+        from hubkit.llm import OPEN, ChatRequest
+
+        s = sampling
+        requests = [
+            ChatRequest(str(i), [{"role": "user", "content": m}], seed, s.temperature, s.top_p, s.max_new_tokens)
+            for i, (m, seed) in enumerate(zip(messages, seeds, strict=True))
+        ]
+        out: dict[str, str] = {}
+
+        def keep(req, r) -> None:
+            # Reasoning goes back inside its tags (unterminated when it was cut), so graders see it as reasoning.
+            think = "" if r.reasoning is None else f"{OPEN}{r.reasoning}" + ("</think>" if r.closed else "")
+            out[req.key] = think + r.content
+
+        self.client.map(requests, keep)
+        return [out[str(i)] for i in range(len(messages))]
 
 
 class VLLMBackend:
@@ -96,11 +97,11 @@ class VLLMBackend:
             raise HubkitError("backend vllm: vllm is not installed (pip install 'hubkit[vllm]', GPU only)") from None
         self.name, self.llm = f"vllm:{model}", LLM(model=model)
 
-    def generate(self, messages: list[str], sampling: Sampling, seed: int) -> list[str]:
+    def generate(self, messages: list[str], sampling: Sampling, seeds: list[int]) -> list[str]:
         from vllm import SamplingParams
 
-        params = SamplingParams(temperature=sampling.temperature, top_p=sampling.top_p,
-                                max_tokens=sampling.max_new_tokens, seed=seed)  # fmt: skip
+        params = [SamplingParams(temperature=sampling.temperature, top_p=sampling.top_p,
+                                 max_tokens=sampling.max_new_tokens, seed=seed) for seed in seeds]  # fmt: skip
         outs = self.llm.chat([[{"role": "user", "content": m}] for m in messages], params)
         return [o.outputs[0].text for o in outs]
 
@@ -112,7 +113,7 @@ def make_backend(spec: EvalBackend, model: str) -> Backend:
         return VLLMBackend(model)
     if not spec.base_url:
         raise HubkitError("benchmark.backend.base_url is needed for the openai_compat backend")
-    return OpenAICompatBackend(model, spec.base_url, spec.api_key_env)
+    return OpenAICompatBackend(model, spec)
 
 
 @dataclass
@@ -122,29 +123,8 @@ class EvalJob:
     out: Path  # this model's JSONL file
 
 
-def _repair_tail(path: Path) -> None:
-    """Cut a torn last line (a kill mid-write) so appended records start on a fresh line."""
-    if not path.exists():
-        return
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        with path.open("r+b") as f:
-            f.truncate(data.rfind(b"\n") + 1)
-
-
-def _records(path: Path) -> Iterator[dict[str, Any]]:
-    """The graded samples of a JSONL file; a torn line (a crash mid-write) is skipped."""
-    if not path.exists():
-        return
-    for line in path.read_text().splitlines():
-        try:
-            yield json.loads(line)
-        except json.JSONDecodeError:
-            continue
-
-
 def _done(path: Path) -> set[tuple[str, int]]:
-    return {(row["case"], row["sample"]) for row in _records(path)}
+    return {(row["case"], row["sample"]) for row in records(path)}
 
 
 def run(
@@ -154,7 +134,6 @@ def run(
 ) -> int:  # fmt: skip
     """Generate and grade what is missing; returns the number of new samples."""
     cases = list(cases)
-    _repair_tail(job.out)
     done = _done(job.out)
     todo = [(c, s) for s in range(samples) for c in cases if (c.id, s) not in done]
     total, finished = len(cases) * samples, len(done)
@@ -163,22 +142,20 @@ def run(
         return 0
     if callable(backend) and not hasattr(backend, "generate"):
         backend = backend()  # load the model only when there is work
-    job.out.parent.mkdir(parents=True, exist_ok=True)
-    with job.out.open("a") as f:
+    with Journal(job.out) as journal:
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
-            seed = sampling.seed + start  # recorded per row: the batch's generator seed
-            texts = backend.generate([c.message() for c, _ in batch], sampling, seed)
-            for (case, sample), text in zip(batch, texts, strict=True):
+            # Seeds come from (case, sample), so a resumed run or another batch size asks the same.
+            seeds = [derive_seed(sampling.seed, case.id, sample) for case, sample in batch]
+            texts = backend.generate([c.message() for c, _ in batch], sampling, seeds)
+            for (case, sample), text, seed in zip(batch, texts, seeds, strict=True):
                 verdict = grade(case.grader, text, judge=judge)
                 row = {
                     "model": job.model, "case": case.id, "category": case.category, "level": case.level,
                     "sample": sample, "response": text, **verdict.to_json(), "seed": seed,
                     "batch_size": len(batch), "backend": backend.name, "sampling": sampling.model_dump(),
                 }  # fmt: skip
-                f.write(json.dumps(row) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
+                journal.append(row)
             finished += len(batch)
             progress(finished, total)
     return len(todo)
@@ -188,7 +165,7 @@ def results_from_jsonl(files: dict[str, Path], benchmark: str, source: str, fing
     """Aggregate graded samples into the Results schema (counts per category, outcomes per case)."""
     models = []
     for model, path in files.items():
-        rows = {(row["case"], row["sample"]): row for row in _records(path)}
+        rows = {(row["case"], row["sample"]): row for row in records(path)}
         cases: dict[str, list[bool]] = {}
         counts = {c: [0, 0] for c in CATEGORIES}
         for (case, _), row in sorted(rows.items()):

@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from hubkit.background import BackgroundServer
 from hubkit.hub.store import LFS_THRESHOLD, HubError, Store, check_path, lfs_pointer
 
 PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
@@ -452,38 +453,13 @@ def repo_url(endpoint: str, repo_type: str, repo_id: str) -> str:
     return f"{endpoint.rstrip('/')}/{PREFIX[repo_type]}{quote(repo_id)}"
 
 
-class BackgroundHub:
+class BackgroundHub(BackgroundServer):
     """A local hub served from a thread of this process (the embedded default of a release)."""
 
+    what = "local hub"
+
     def __init__(self, root: Path | str, token: str, host: str = "127.0.0.1", port: int = 0):
-        import socket
-        import threading
-
-        import uvicorn
-
-        if port == 0:
-            with socket.socket() as s:
-                s.bind((host, 0))
-                port = s.getsockname()[1]
-        self.url = f"http://{host}:{port}"
-        config = uvicorn.Config(create_app(root, token), host=host, port=port, log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-
-    def __enter__(self) -> BackgroundHub:
-        import time
-
-        self._thread.start()
-        deadline = time.monotonic() + 20
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"local hub did not start on {self.url}")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        super().__init__(create_app(root, token), host, port)
 
 
 def serve(root: Path | str, token: str, host: str = "127.0.0.1", port: int = 8808, crash_after_bytes=None) -> None:

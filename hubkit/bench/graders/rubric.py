@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import dataclass
 from typing import Any
 
 from hubkit.bench.extract import strip_reasoning
@@ -13,37 +11,37 @@ from hubkit.bench.graders import Verdict
 from hubkit.bench.graders.facts import _has
 
 
-@dataclass(frozen=True)
 class Judge:
-    """An OpenAI-compatible chat endpoint; the key is read from the named environment variable."""
+    """An OpenAI-compatible chat model (benchmark.judge) asked through hubkit's one chat client."""
 
-    base_url: str
-    model: str
-    api_key_env: str | None = None
+    def __init__(self, endpoint):
+        from hubkit.llm.client import ChatClient
+
+        self.model = endpoint.model
+        self.client = ChatClient(endpoint, where=f"benchmark.judge ({endpoint.model})")
 
     def __call__(self, prompt: str, items: list[dict[str, Any]], answer: str) -> dict[str, Any]:
-        import httpx
+        from hubkit.errors import HubkitError
+        from hubkit.llm import ChatRequest
 
-        key = os.environ.get(self.api_key_env or "", "")
         rubric = "\n".join(f"- {it['id']}: {it['description']}" for it in items)
         messages = [
             {"role": "system", "content": "You grade answers against a rubric. Reply with JSON only: "
              '{"items": {"<id>": true|false, ...}, "reason": "<one sentence>"}'},
             {"role": "user", "content": f"Task:\n{prompt}\n\nRubric:\n{rubric}\n\nAnswer:\n{answer}"},
         ]  # fmt: skip
-        r = httpx.post(
-            f"{self.base_url.rstrip('/')}/chat/completions",
-            headers={"Authorization": f"Bearer {key}"} if key else {},
-            json={
-                "model": self.model,
-                "messages": messages,
-                "temperature": 0,
-                "response_format": {"type": "json_object"},
-            },
-            timeout=120,
+        result = self.client.chat(
+            ChatRequest("judge", messages, temperature=0, response_format={"type": "json_object"})
         )
-        r.raise_for_status()
-        return json.loads(r.json()["choices"][0]["message"]["content"])
+        try:
+            verdict = json.loads(result.content)
+        except json.JSONDecodeError:
+            raise HubkitError(
+                f"benchmark.judge ({self.model}): the verdict is not JSON: {result.content[:80]!r}"
+            ) from None
+        if not isinstance(verdict, dict):
+            raise HubkitError(f"benchmark.judge ({self.model}): the verdict is not a JSON object")
+        return verdict
 
 
 def grade(spec: dict[str, Any], response: str, judge: Judge | None = None) -> Verdict:
