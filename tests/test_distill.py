@@ -394,3 +394,33 @@ def test_synthesized_questions_are_journaled_and_resumed(tmp_path):
         server.stop()
     rows = _rows(tmp_path / "ws", "d")
     assert len(rows) == 6 and {r["domain"] for r in rows} == {"math", "physics"}
+
+
+def test_prompts_from_a_hub_dataset_at_a_pinned_revision(api, hub, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    api.create_repo("org/prompts", repo_type="dataset")
+    questions = [f"Question {i}: what is {i} + {i + 1}, and why?" for i in range(6)]
+    pq.write_table(pa.table({"question": questions}), tmp_path / "p.parquet")
+    info = api.upload_file(path_or_fileobj=str(tmp_path / "p.parquet"), repo_id="org/prompts", repo_type="dataset",
+                           path_in_repo="data/train-00000-of-00001.parquet")  # fmt: skip
+    server = TeacherProcess()
+    env = {"HF_ENDPOINT": hub.url, "HF_HUB_DISABLE_XET": "1", "HF_HOME": str(tmp_path / "hf")}
+    try:
+        ds = _dataset(server.url, "unused", 4)
+        ds["prompts"] = {"hub": "org/prompts", "revision": info.oid, "column": "question"}
+        cfg = _release(tmp_path, [ds])
+        r = run_cli("build", "-c", str(cfg), "-w", str(tmp_path / "ws"), env=env)
+        assert r.returncode == 0, r.stderr
+        ds["prompts"]["revision"] = "0" * 40
+        cfg = _release(tmp_path / "bad", [ds])
+        bad = run_cli("build", "-c", str(cfg), "-w", str(tmp_path / "ws2"), env=env)
+    finally:
+        server.stop()
+    assert [r["prompt"] for r in _rows(tmp_path / "ws", "d")] == questions[:4]
+    stats = json.loads((tmp_path / "ws" / "d" / "stats.json").read_text())
+    assert stats["prompt_source"]["hub"] == {"repo": "org/prompts", "revision": info.oid, "split": "train",
+                                             "column": "question"}  # fmt: skip
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert bad.stderr.startswith(f"org/prompts@{'0' * 40} split train: cannot load prompts: ")

@@ -160,3 +160,21 @@ def test_a_dead_endpoint_is_one_line_after_retries():
     with pytest.raises(HubkitError) as err:
         _ask("http://127.0.0.1:9/v1", _requests(1), max_retries=1)
     assert "\n" not in str(err.value) and "gave up after 2 attempts" in str(err.value)
+
+
+def test_requests_and_tokens_per_period_are_limited():
+    import asyncio
+    import time
+
+    from hubkit.llm.client import _Window
+
+    async def run(window: _Window, n: int, tokens: int = 0) -> float:
+        start = time.monotonic()
+        for _ in range(n):
+            await window.acquire()
+            window.spend(tokens)
+        return time.monotonic() - start
+
+    assert asyncio.run(run(_Window(rpm=3, tpm=None, period=0.5), 3)) < 0.2  # within the limit: no wait
+    assert asyncio.run(run(_Window(rpm=3, tpm=None, period=0.5), 7)) >= 1.0  # 3 + 3 + 1: two full periods
+    assert asyncio.run(run(_Window(rpm=None, tpm=100, period=0.5), 3, tokens=60)) >= 0.5  # 60 + 60 > 100

@@ -28,23 +28,23 @@ REASONING_FIELDS = ("reasoning_content", "reasoning")  # DashScope/Moonshot/Deep
 class _Window:
     """Requests and tokens per minute, over a sliding 60-second window."""
 
-    def __init__(self, rpm: int | None, tpm: int | None):
-        self.rpm, self.tpm = rpm, tpm
+    def __init__(self, rpm: int | None, tpm: int | None, period: float = 60.0):
+        self.rpm, self.tpm, self.period = rpm, tpm, period
         self.requests: deque[float] = deque()
         self.tokens: deque[tuple[float, int]] = deque()
 
     async def acquire(self) -> None:
         while True:
             now = time.monotonic()
-            while self.requests and now - self.requests[0] >= 60:
+            while self.requests and now - self.requests[0] >= self.period:
                 self.requests.popleft()
-            while self.tokens and now - self.tokens[0][0] >= 60:
+            while self.tokens and now - self.tokens[0][0] >= self.period:
                 self.tokens.popleft()
             waits = []
             if self.rpm and len(self.requests) >= self.rpm:
-                waits.append(self.requests[0] + 60 - now)
+                waits.append(self.requests[0] + self.period - now)
             if self.tpm and sum(n for _, n in self.tokens) >= self.tpm:
-                waits.append(self.tokens[0][0] + 60 - now)
+                waits.append(self.tokens[0][0] + self.period - now)
             if not waits:
                 self.requests.append(now)
                 return
