@@ -223,15 +223,19 @@ def bench_selfcheck(verbose: bool = typer.Option(False, "--verbose", "-v", help=
 
 
 @bench_app.command("grade")
-def bench_grade(case_id: str = typer.Argument(..., help="e.g. sql-07")) -> None:
-    """Grade a response read from stdin; print a JSON verdict."""
+def bench_grade(
+    case_id: str = typer.Argument(..., help="e.g. sql-07"),
+    opened: bool = typer.Option(False, "--opened", help="The prompt opened <think> (the text starts inside it)."),
+) -> None:
+    """Grade a response read from stdin; print a JSON verdict. Output cut inside its reasoning fails."""
     import json
 
     from hubkit.bench.cases import case_by_id
-    from hubkit.bench.graders import grade
+    from hubkit.bench.graders import grade_result
+    from hubkit.llm.client import make_result
 
     case = case_by_id(case_id)
-    verdict = grade(case.grader, sys.stdin.read())
+    verdict = grade_result(case.grader, make_result(None, sys.stdin.read(), None, None, 0.0, opened))
     print(json.dumps({"case": case.id, **verdict.to_json()}))
 
 

@@ -38,13 +38,13 @@ def demo_config(tmp_path: Path) -> Path:
     return copy_project(tmp_path) / "demo.yaml"
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, input_text: str | None = None):
     """The real `hubkit` entry point in a subprocess: real exit codes, real stderr."""
     full_env = {**os.environ, **NO_HUB, "COLUMNS": "200", **(env or {})}
     full_env.pop("HF_HUB_OFFLINE", None)
     return subprocess.run(
         [sys.executable, "-m", "hubkit", *args],
-        cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=600,
+        cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=600, input=input_text,
     )  # fmt: skip
 
 

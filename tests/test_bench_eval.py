@@ -7,6 +7,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import httpx
 import pytest
 
 from hubkit import pipeline
@@ -64,7 +65,8 @@ def test_records_everything_and_resumes_after_a_crash_without_losing_or_repeatin
     assert sorted((r["case"], r["sample"]) for r in done) == sorted((c.id, s) for c in SOME for s in range(2))
     r = done[0]
     assert r["sampling"] == SAMPLING.model_dump() and r["backend"].startswith("transformers:")
-    assert {"seed", "batch_size", "response", "passed", "grader", "detail", "category", "level"} <= r.keys()
+    assert {"seed", "batch_size", "prompt", "reasoning", "answer", "finish_reason", "completion_tokens", "passed",
+            "grader", "detail", "category", "level"} <= r.keys()  # fmt: skip
     assert run(job, tiny, SOME, samples=2, sampling=SAMPLING, batch_size=4) == 0
 
 
@@ -72,7 +74,7 @@ def test_same_seed_same_answers(tiny, tmp_path):
     a, b = (EvalJob("org/t", "x", tmp_path / f"{k}.jsonl") for k in "ab")
     for job in (a, b):
         run(job, tiny, SOME[:4], samples=1, sampling=SAMPLING, batch_size=4)
-    assert [r["response"] for r in rows(a.out)] == [r["response"] for r in rows(b.out)]
+    assert [(r["reasoning"], r["answer"]) for r in rows(a.out)] == [(r["reasoning"], r["answer"]) for r in rows(b.out)]
 
 
 def test_openai_compatible_endpoint_and_paired_results(tmp_path):
@@ -102,7 +104,7 @@ def test_openai_compatible_endpoint_and_paired_results(tmp_path):
         run(job, backend, SOME, samples=1, sampling=SAMPLING, batch_size=3)
     finally:
         server.shutdown()
-    assert all(r["passed"] for r in rows(job.out)) and rows(job.out)[0]["response"].startswith("<think>hmm</think>")
+    assert all(r["passed"] for r in rows(job.out)) and rows(job.out)[0]["reasoning"] == "hmm"
     first = next(b for b in seen if b["messages"][0]["content"] == SOME[0].message())
     assert first["temperature"] == 0.7 and first["max_tokens"] == 8
     assert first["seed"] == derive_seed(3, SOME[0].id, 0)  # from (case, sample), not from the batch
@@ -155,3 +157,61 @@ def test_cli_eval_and_report(demo_config, tmp_path):
     assert r.returncode == 0 and "claims of the source" in r.stdout
     r = run_cli("eval", "-c", str(demo_config), "-w", ws, "--models", "nope")
     assert r.returncode == 2 and r.stderr.startswith("'nope' is neither a model of this release nor a Hub id")
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "inline"])
+def test_references_served_over_http_pass_and_the_same_cut_inside_reasoning_fail(tmp_path, field):
+    from hubkit.bench import CATEGORIES
+    from hubkit.testing.teacher import BackgroundTeacher, Options
+
+    cases = load_cases()
+    refs = {c.message(): c.reference for c in cases}
+    sampling = Sampling(temperature=0.6, top_p=0.95, max_new_tokens=4096, seed=0)
+    out = {}
+    for label, truncate in (("full", 0.0), ("cut", 1.0)):
+        with BackgroundTeacher(Options(answers=refs, reasoning_field=field, truncate_rate=truncate, latency=0.2)) as t:
+            backend = OpenAICompatBackend("served", EvalBackend(kind="openai_compat", base_url=t.url, concurrency=16))
+            job = EvalJob("org/served", "served", tmp_path / f"{label}.jsonl")
+            run(job, backend, cases, samples=1, sampling=sampling, batch_size=100)
+            in_flight = httpx.get(t.url.removesuffix("/v1") + "/stats").json()["max_in_flight"]
+        assert in_flight == 16  # 100 cases at 0.2 s: concurrent, not one after another
+        out[label] = results_from_jsonl({"org/served": job.out}, "org/bench", "test", {}).models[0]
+    assert all(c.passed == c.total == 10 for c in out["full"].categories.values())
+    assert out["full"].truncated == dict.fromkeys(CATEGORIES, 0)
+    assert all(c.passed == 0 for c in out["cut"].categories.values())  # the trace mentions the answer: no matter
+    assert out["cut"].truncated == dict.fromkeys(CATEGORIES, 10)
+    row = rows(tmp_path / "cut.jsonl")[0]
+    assert row["grader"] == "no-answer" and row["answer"] == "" and row["reasoning"] and not row["closed"]
+
+
+def test_a_trace_that_mentions_the_answer_is_not_an_answer():
+    from hubkit.bench.graders import grade_result
+    from hubkit.llm.client import make_result
+
+    case = next(c for c in load_cases() if c.id == "math-01")
+    cut = make_result(None, f"I think it is {case.reference}. Let me double-check", "length", None, 0, opened=True)
+    assert not grade_result(case.grader, cut).passed
+    done = make_result(None, f"I think so.\n</think>\n\n{case.reference}", "stop", None, 0, opened=True)
+    assert grade_result(case.grader, done).passed
+
+
+def test_bench_grade_knows_when_the_prompt_opened_think():
+    case = next(c for c in load_cases() if c.id == "math-01")
+    r = run_cli("bench", "grade", "math-01", "--opened", input_text=f"so it is {case.reference}")
+    assert r.returncode == 0 and json.loads(r.stdout)["passed"] is False
+    r = run_cli("bench", "grade", "math-01", "--opened", input_text=f"so\n</think>\n{case.reference}")
+    assert json.loads(r.stdout)["passed"] is True
+    r = run_cli("bench", "grade", "math-01", input_text=case.reference)
+    assert json.loads(r.stdout)["passed"] is True
+
+
+def test_transformers_results_are_typed_and_cut_reasoning_has_no_answer(tmp_path):
+    from hubkit.bench.runner import opens_thinking
+
+    backend = TransformersBackend(str(save_tiny_qwen3(tmp_path / "m", seed=5, layers=2)))
+    assert backend.opened and opens_thinking(backend.tok)
+    results = backend.generate(["What is 2 + 2?", "Name a colour."], Sampling(max_new_tokens=6, seed=1), [1, 2])
+    for r in results:
+        assert r.completion_tokens <= 6
+        if r.finish_reason == "length" and r.reasoning is not None and "</think>" not in r.reasoning:
+            assert not r.closed and r.content == ""

@@ -36,6 +36,8 @@ class ModelResults(BaseModel):
     categories: dict[str, Count]
     # case id -> outcome of each sample; present when hubkit ran the evaluation (paired tests).
     cases: dict[str, list[bool]] | None = None
+    # category -> answers that hit the token limit (finish_reason "length"); from hubkit's own evaluation.
+    truncated: dict[str, int] | None = None
 
 
 class Results(BaseModel):

@@ -8,26 +8,34 @@ and a rerun does only what is missing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 from hubkit.bench import CATEGORIES
 from hubkit.bench.cases import Case
-from hubkit.bench.graders import grade
+from hubkit.bench.graders import grade_result
 from hubkit.bench.results import Count, ModelResults, Results, case_key
 from hubkit.config import EvalBackend, Sampling
 from hubkit.errors import HubkitError
 from hubkit.journal import Journal, records
-from hubkit.llm import derive_seed
+from hubkit.llm import CLOSE, OPEN, ChatRequest, ChatResult, derive_seed
+from hubkit.llm.client import make_result
 
 
 class Backend(Protocol):
     name: str
 
-    def generate(self, messages: list[str], sampling: Sampling, seeds: list[int]) -> list[str]:
-        """One answer per message; `seeds[i]` is derived from (case, sample) of message i."""
+    def generate(self, messages: list[str], sampling: Sampling, seeds: list[int]) -> list[ChatResult]:
+        """One result per message, reasoning and answer apart; `seeds[i]` comes from (case, sample) of message i."""
         ...
+
+
+def opens_thinking(tokenizer) -> bool:
+    """Whether the chat template's generation prompt already opens `<think>` (Qwen3-Thinking does)."""
+    chat = [{"role": "user", "content": "x"}]
+    prompt = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+    return prompt.rstrip().endswith(OPEN)
 
 
 class TransformersBackend:
@@ -41,8 +49,9 @@ class TransformersBackend:
         self.tok = AutoTokenizer.from_pretrained(model, padding_side="left")
         self.model = AutoModelForCausalLM.from_pretrained(model, dtype="auto").eval()
         self.torch = torch
+        self.opened = opens_thinking(self.tok)
 
-    def generate(self, messages: list[str], sampling: Sampling, seeds: list[int]) -> list[str]:
+    def generate(self, messages: list[str], sampling: Sampling, seeds: list[int]) -> list[ChatResult]:
         chats = [[{"role": "user", "content": m}] for m in messages]
         enc = self.tok.apply_chat_template(
             chats, add_generation_prompt=True, return_tensors="pt", return_dict=True, padding=True
@@ -55,8 +64,18 @@ class TransformersBackend:
                 pad_token_id=self.tok.pad_token_id,
             )  # fmt: skip
         new = out[:, enc["input_ids"].shape[1] :]
-        # Keep <think>...</think>: graders strip reasoning themselves, and the record stays complete.
-        return [self.tok.decode(row, skip_special_tokens=False).replace(self.tok.pad_token or "\0", "") for row in new]
+        eos = self.model.generation_config.eos_token_id
+        stops = set(eos if isinstance(eos, list) else [eos]) - {None}
+        close = self.tok.convert_tokens_to_ids(CLOSE)
+        results = []
+        for row in new.tolist():
+            ends = [i for i, t in enumerate(row) if t in stops]
+            ids = row[: ends[0] + 1] if ends else [t for t in row if t != self.tok.pad_token_id]
+            text = self.tok.decode(ids, skip_special_tokens=True)  # <think> tags are ordinary tokens: kept
+            reasoning_tokens = ids.index(close) if close in ids else (len(ids) if self.opened else 0)
+            result = make_result(None, text, "stop" if ends else "length", None, 0.0, self.opened)
+            results.append(replace(result, completion_tokens=len(ids), reasoning_tokens=reasoning_tokens))
+        return results
 
 
 class OpenAICompatBackend:
@@ -68,22 +87,14 @@ class OpenAICompatBackend:
         self.name = f"openai_compat:{model}"
         self.client = ChatClient(spec.endpoint(model), where=f"benchmark.backend ({model})")
 
-    def generate(self, messages: list[str], sampling: Sampling, seeds: list[int]) -> list[str]:
-        from hubkit.llm import OPEN, ChatRequest
-
+    def generate(self, messages: list[str], sampling: Sampling, seeds: list[int]) -> list[ChatResult]:
         s = sampling
         requests = [
             ChatRequest(str(i), [{"role": "user", "content": m}], seed, s.temperature, s.top_p, s.max_new_tokens)
             for i, (m, seed) in enumerate(zip(messages, seeds, strict=True))
         ]
-        out: dict[str, str] = {}
-
-        def keep(req, r) -> None:
-            # Reasoning goes back inside its tags (unterminated when it was cut), so graders see it as reasoning.
-            think = "" if r.reasoning is None else f"{OPEN}{r.reasoning}" + ("</think>" if r.closed else "")
-            out[req.key] = think + r.content
-
-        self.client.map(requests, keep)
+        out: dict[str, ChatResult] = {}
+        self.client.map(requests, lambda req, result: out.__setitem__(req.key, result))
         return [out[str(i)] for i in range(len(messages))]
 
 
@@ -96,14 +107,21 @@ class VLLMBackend:
         except ImportError:
             raise HubkitError("backend vllm: vllm is not installed (pip install 'hubkit[vllm]', GPU only)") from None
         self.name, self.llm = f"vllm:{model}", LLM(model=model)
+        self.opened = opens_thinking(self.llm.get_tokenizer())
 
-    def generate(self, messages: list[str], sampling: Sampling, seeds: list[int]) -> list[str]:
+    def generate(self, messages: list[str], sampling: Sampling, seeds: list[int]) -> list[ChatResult]:
         from vllm import SamplingParams
 
         params = [SamplingParams(temperature=sampling.temperature, top_p=sampling.top_p,
                                  max_tokens=sampling.max_new_tokens, seed=seed) for seed in seeds]  # fmt: skip
         outs = self.llm.chat([[{"role": "user", "content": m}] for m in messages], params)
-        return [o.outputs[0].text for o in outs]
+        results = []
+        for o in outs:
+            c = o.outputs[0]
+            # Offline there is no reasoning parser: split on </think> after the template's opening tag.
+            r = make_result(None, c.text, c.finish_reason, None, 0.0, self.opened)
+            results.append(replace(r, prompt_tokens=len(o.prompt_token_ids or []), completion_tokens=len(c.token_ids)))
+        return results
 
 
 def make_backend(spec: EvalBackend, model: str) -> Backend:
@@ -147,12 +165,15 @@ def run(
             batch = todo[start : start + batch_size]
             # Seeds come from (case, sample), so a resumed run or another batch size asks the same.
             seeds = [derive_seed(sampling.seed, case.id, sample) for case, sample in batch]
-            texts = backend.generate([c.message() for c, _ in batch], sampling, seeds)
-            for (case, sample), text, seed in zip(batch, texts, seeds, strict=True):
-                verdict = grade(case.grader, text, judge=judge)
+            results = backend.generate([c.message() for c, _ in batch], sampling, seeds)
+            for (case, sample), result, seed in zip(batch, results, seeds, strict=True):
+                verdict = grade_result(case.grader, result, judge=judge)
                 row = {
                     "model": job.model, "case": case.id, "category": case.category, "level": case.level,
-                    "sample": sample, "response": text, **verdict.to_json(), "seed": seed,
+                    "sample": sample, "prompt": case.message(), "reasoning": result.reasoning, "answer": result.content,
+                    "finish_reason": result.finish_reason, "closed": result.closed,
+                    "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
+                    "reasoning_tokens": result.reasoning_tokens, **verdict.to_json(), "seed": seed,
                     "batch_size": len(batch), "backend": backend.name, "sampling": sampling.model_dump(),
                 }  # fmt: skip
                 journal.append(row)
@@ -168,13 +189,15 @@ def results_from_jsonl(files: dict[str, Path], benchmark: str, source: str, fing
         rows = {(row["case"], row["sample"]): row for row in records(path)}
         cases: dict[str, list[bool]] = {}
         counts = {c: [0, 0] for c in CATEGORIES}
+        truncated = dict.fromkeys(CATEGORIES, 0)
         for (case, _), row in sorted(rows.items()):
+            truncated[row["category"]] += row.get("finish_reason") == "length"
             cases.setdefault(case_key(row["category"], case), []).append(bool(row["passed"]))
             counts[row["category"]][0] += bool(row["passed"])
             counts[row["category"]][1] += 1
         if any(total == 0 for _, total in counts.values()):
             raise HubkitError(f"{path}: incomplete evaluation of {model}; run hubkit eval again to finish it")
         categories = {c: Count(passed=p, total=t) for c, (p, t) in counts.items()}
-        models.append(ModelResults(model=model, categories=categories, cases=cases))
+        models.append(ModelResults(model=model, categories=categories, cases=cases, truncated=truncated))
     return Results(benchmark=benchmark, source=source, categories=list(CATEGORIES), models=models,
                    fingerprints=fingerprints)  # fmt: skip

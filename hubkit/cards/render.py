@@ -71,8 +71,24 @@ def results_context(results: Results, repo_id: str) -> dict[str, Any]:
         "overall": overall,
         "n": str(results.models[0].categories[results.categories[0]].total),
         "claims": claims(results, repo_id),
+        "truncation": truncation_rows(results),
         "chart": CHART,
     }
+
+
+def truncation_rows(results: Results) -> list[dict[str, Any]]:
+    """Share of answers cut by the token limit, per category and model (empty without the data)."""
+    if not all(m.truncated is not None for m in results.models):
+        return []
+    rows = []
+    for cat in [*results.categories, None]:
+        cells = []
+        for m in results.models:
+            hit = sum(m.truncated.values()) if cat is None else m.truncated[cat]
+            total = sum(c.total for c in m.categories.values()) if cat is None else m.categories[cat].total
+            cells.append(f"{pct(100 * hit / total)} ({hit}/{total})")
+        rows.append({"category": cat or "**All**", "cells": cells})
+    return rows
 
 
 def claims(results: Results, repo_id: str) -> list[str]:

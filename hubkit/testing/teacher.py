@@ -59,6 +59,7 @@ class Options:
     slow: float = 2.0
     faults: dict[str, float] = field(default_factory=dict)
     seed: int = 0
+    answers: dict[str, str] = field(default_factory=dict)  # prompt -> the answer to give (e.g. references)
 
 
 def _h(*parts: object) -> int:
@@ -80,6 +81,8 @@ def _arith(prompt: str) -> str | None:
 def script(model: str, prompt: str, seed: int | None, opts: Options) -> tuple[str, str]:
     """(reasoning, answer) the scripted teacher gives; deterministic in its inputs."""
     h = _h(model, prompt, seed)
+    if prompt in opts.answers:
+        return f"Let me work through it carefully. The task: {prompt.strip()[:80]}", opts.answers[prompt]
     if any(word in prompt.lower() for word in opts.refuse):
         return "This asks for something harmful.", "I'm sorry, but I can't help with that request."
     if SYNTH_MARKER in prompt:

@@ -20,6 +20,17 @@ class Verdict:
         return {"passed": self.passed, "grader": self.grader, "detail": self.detail}
 
 
+NO_ANSWER = "no-answer"
+
+
+def grade_result(spec: dict[str, Any], result, judge=None) -> Verdict:
+    """Grade a typed chat result: only its answer counts, and output cut inside its reasoning has none."""
+    if not result.closed:
+        why = "hit the token limit" if result.truncated else f"finish_reason {result.finish_reason}"
+        return Verdict(False, NO_ANSWER, f"no answer: the output ended inside its reasoning ({why})")
+    return grade(spec, result.content, judge=judge)
+
+
 def grade(spec: dict[str, Any], response: str, judge=None) -> Verdict:
     """Dispatch on `spec["kind"]`; a configured LLM `judge` decides rubric cases."""
     from hubkit.bench.graders import constraints, facts, math, python_code, rubric, sql, verifier
