@@ -42,7 +42,8 @@ def overhead(repeats: int = 3) -> None:
     for i in range(repeats):
         t = time.perf_counter()
         for start in range(0, len(cases), 25):
-            backend.generate([c.message() for c in cases[start : start + 25]], sampling, sampling.seed + start)
+            batch = cases[start : start + 25]
+            backend.generate([c.message() for c in batch], sampling, [sampling.seed + start] * len(batch))
         bare.append(time.perf_counter() - t)
         t = time.perf_counter()
         run(EvalJob("bench/tiny", "x", work / f"run-{i}.jsonl"), backend, cases, 1, sampling, 25)
@@ -52,6 +53,26 @@ def overhead(repeats: int = 3) -> None:
     print(f"  runner (generate + grade + JSONL) {r:.2f} s, overhead {100 * (r / b - 1):+.1f}% (target <= 5%)")
 
 
+def concurrent_endpoint(latency: float = 0.2) -> None:
+    """100 cases against an OpenAI-compatible server answering in `latency` s: sequential would take 100 x latency."""
+    from hubkit.bench.runner import OpenAICompatBackend
+    from hubkit.config import EvalBackend
+    from hubkit.testing.teacher import BackgroundTeacher, Options
+
+    cases = load_cases()
+    refs = {c.message(): c.reference for c in cases}
+    sampling = Sampling(temperature=0.6, top_p=0.95, max_new_tokens=4096, seed=0)
+    work = Path(tempfile.mkdtemp(prefix="bench-eval-"))
+    with BackgroundTeacher(Options(answers=refs, latency=latency)) as server:
+        backend = OpenAICompatBackend("served", EvalBackend(kind="openai_compat", base_url=server.url, concurrency=16))
+        t = time.perf_counter()
+        run(EvalJob("bench/served", "served", work / "served.jsonl"), backend, cases, 1, sampling, 100)
+        took = time.perf_counter() - t
+    print(f"100 cases at {latency} s latency, concurrency 16 (generate + grade): {took:.1f} s "
+          f"vs {100 * latency:.0f} s sequential ({took / (100 * latency):.2f} of it)")
+
+
 if __name__ == "__main__":
     grading()
     overhead()
+    concurrent_endpoint()

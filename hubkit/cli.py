@@ -258,19 +258,23 @@ def eval_main(
     ctx: typer.Context,
     config: Path = ConfigOpt,
     workspace: Path = WorkspaceOpt,
-    models: str = typer.Option(None, "--models", help="Comma-separated models (default: benchmark.evaluate)."),
-    samples: int = typer.Option(None, "--samples", min=1, help="Samples per case (default: benchmark.samples)."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even if up to date (journaled samples are reused)."),
 ) -> None:
-    """Generate, grade and aggregate; resumes where a previous run stopped."""
+    """Build the evaluation artifact (and what it needs), then print its report; resumes where a run stopped."""
     if ctx.invoked_subcommand:
         return
-    from hubkit.bench.evaluate import evaluate
+    from hubkit import pipeline
+    from hubkit.artifacts.evaluation import details_name
     from hubkit.bench.report import render
+    from hubkit.cards.render import load_release_results
+    from hubkit.errors import UsageError
     from hubkit.workspace import Workspace
 
-    chosen = [m.strip() for m in models.split(",")] if models else None
-    results = evaluate(_load(config), Workspace(workspace), models=chosen, samples=samples, report=_reporter())
-    print(render(results, _load(config).benchmark.cases // 10))
+    rel, ws = _load(config), Workspace(workspace)
+    if rel.benchmark is None or not rel.benchmark.evaluate:
+        raise UsageError(f"{config}: benchmark.evaluate lists no models to evaluate")
+    pipeline.build(rel, ws, [details_name(rel.benchmark)], force=force, report=_reporter())
+    print(render(load_release_results(rel, ws), rel.benchmark.cases // 10))
 
 
 @eval_app.command("report")

@@ -93,17 +93,12 @@ def release(
     create_pr: bool = False,
     report: Report = print,
 ) -> dict[str, str]:
-    """Build every stage, evaluate, render cards, publish.
+    """Build every stage (the evaluation included), render cards, publish.
 
     With no `hub`, publishing goes to a local Hub-compatible server started for the run,
     its data under `<workspace>/.hub` (the embedded offline default).
     """
     outcome = build(release, workspace, report=report)
-    if release.benchmark and release.benchmark.evaluate:
-        from hubkit.bench.evaluate import evaluate
-
-        evaluate(release, workspace, report=report)
-        outcome["evaluate"] = "done"
     outcome["publish"] = publish(release, workspace, hub=hub, token=token, create_pr=create_pr, report=report)
     return outcome
 

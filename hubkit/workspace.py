@@ -80,8 +80,12 @@ class Workspace:
         return self.root / name
 
     def manifest(self, name: str) -> dict[str, Any] | None:
+        return self.read_manifest(self.path(name))
+
+    @staticmethod
+    def read_manifest(folder: Path) -> dict[str, Any] | None:
         try:
-            return json.loads((self.path(name) / MANIFEST).read_text())
+            return json.loads((folder / MANIFEST).read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return None
 

@@ -12,7 +12,6 @@ import pytest
 
 from hubkit import pipeline
 from hubkit.bench.cases import load_cases
-from hubkit.bench.evaluate import evaluate, stored_results
 from hubkit.bench.report import render
 from hubkit.bench.results import load_results
 from hubkit.bench.runner import EvalJob, OpenAICompatBackend, TransformersBackend, results_from_jsonl, run
@@ -112,29 +111,44 @@ def test_openai_compatible_endpoint_and_paired_results(tmp_path):
         results_from_jsonl({"org/api": job.out}, "org/bench", "test", {})  # only 6 of 100 cases
 
 
-def test_the_evaluate_stage_feeds_the_cards_until_a_model_changes(demo_config, tmp_path):
+def test_the_evaluation_is_an_artifact_that_reruns_only_a_rebuilt_model(demo_config, tmp_path):
+    import pyarrow.parquet as pq
     import yaml
+
+    from hubkit.cards.render import load_release_results
+    from hubkit.graph import Graph
 
     ws = Workspace(tmp_path / "ws")
     rel = load_release(demo_config)
-    pipeline.build(rel, ws, report=lambda m: None)
-    res = evaluate(rel, ws, models=["tiny-qwen3-slerp"], report=lambda m: None)
-    assert [m.model for m in res.models] == ["hubkit-demo/tiny-qwen3-slerp"]
-    assert sum(c.total for c in res.models[0].categories.values()) == 100
-    assert res.models[0].cases and len(res.models[0].cases) == 100
-    # The stored results only count when they were made for exactly the configured models.
-    assert stored_results(rel, ws) is None
-    evaluate(rel, ws, report=lambda m: None)
-    assert stored_results(rel, ws) is not None
+    said = []
+    pipeline.build(rel, ws, report=said.append)
+    assert "evaluate: hubkit-demo/tiny-qwen3-slerp: 100 new samples, 0 already done" in "\n".join(said)
+    folder = ws.path("tiny-cmdr-bench-details")
+    res = load_release_results(rel, ws)
+    assert [m.model for m in res.models] == [f"hubkit-demo/{m}" for m in rel.benchmark.evaluate]
+    assert all(sum(c.total for c in m.categories.values()) == 100 and len(m.cases) == 100 for m in res.models)
+    details = pq.read_table(next((folder / "data").glob("details-*.parquet"))).to_pylist()
+    assert (
+        len(details) == 300
+        and {"reasoning", "answer", "finish_reason", "passed", "grader", "seed"} <= details[0].keys()
+    )
     pipeline.cards(rel, ws, report=lambda m: None)
     card = (ws.path("tiny-qwen3-slerp") / "README.md").read_text()
     assert "## Benchmark: CMDR-Bench" in card and "hubkit eval (transformers" in card
+    assert "### Answers cut by the token limit" in card
+
     data = yaml.safe_load(demo_config.read_text())
     data["models"][0]["fixture"]["seed"] = 11
     demo_config.write_text(yaml.safe_dump(data, sort_keys=False))
     rel2 = load_release(demo_config)
-    pipeline.build(rel2, ws, report=lambda m: None)
-    assert stored_results(rel2, ws) is None  # a rebuilt model invalidates them
+    state = Graph(rel2, ws).state("tiny-cmdr-bench-details")
+    assert (state.status, state.reason) == ("stale", "input tiny-qwen3-a-distilled is stale")
+    assert load_release_results(rel2, ws) is None  # cards never show numbers of other models
+    said.clear()
+    pipeline.build(rel2, ws, report=said.append)
+    log = "\n".join(said)
+    assert "evaluate: hubkit-demo/tiny-qwen3-a-distilled: 100 new samples, 0 already done" in log
+    assert "evaluate: hubkit-demo/tiny-qwen3-b-distilled: 0 new samples, 100 already done" in log
 
 
 def test_report_checks_the_seed_claims():
@@ -150,13 +164,17 @@ def test_report_checks_the_seed_claims():
 def test_cli_eval_and_report(demo_config, tmp_path):
     ws = str(tmp_path / "ws")
     assert run_cli("build", "-c", str(demo_config), "-w", ws).returncode == 0
-    r = run_cli("eval", "-c", str(demo_config), "-w", ws, "--models", "tiny-qwen3-a-distilled", "--samples", "1")
+    r = run_cli("eval", "-c", str(demo_config), "-w", ws)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "overall (mean of categories)" in r.stdout
+    assert "tiny-cmdr-bench-details: up to date" in r.stdout and "overall (mean of categories)" in r.stdout
     r = run_cli("eval", "report", "-c", str(demo_config), "--results", str(CONFIGS / "bench" / "seed_results.yaml"))
     assert r.returncode == 0 and "claims of the source" in r.stdout
-    r = run_cli("eval", "-c", str(demo_config), "-w", ws, "--models", "nope")
-    assert r.returncode == 2 and r.stderr.startswith("'nope' is neither a model of this release nor a Hub id")
+    no_eval = demo_config.read_text().replace(
+        "evaluate: [tiny-qwen3-a-distilled, tiny-qwen3-b-distilled, tiny-qwen3-slerp]", "evaluate: []"
+    )
+    demo_config.write_text(no_eval)
+    r = run_cli("eval", "-c", str(demo_config), "-w", ws)
+    assert r.returncode == 2 and "benchmark.evaluate lists no models to evaluate" in r.stderr
 
 
 @pytest.mark.parametrize("field", ["reasoning_content", "inline"])

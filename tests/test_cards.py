@@ -77,6 +77,8 @@ def test_metadata_round_trips_through_huggingface_hub(built):
     assert meta["license"] == "apache-2.0" and meta["pipeline_tag"] == "text-generation"
     rel = load_release(config)
     art = Graph(rel, ws).nodes["tiny-qwen3-slerp"]
+    # The model-index is added from the evaluation's results; the rest is the artifact's own card data.
+    assert meta.pop("model-index")[0]["name"] == "hubkit-demo/tiny-qwen3-slerp"
     assert art.card_data(art.card_context(ws.path("tiny-qwen3-slerp"))).to_dict() == meta
     distilled = ModelCard.load(ws.path("tiny-qwen3-a-distilled") / "README.md").data.to_dict()
     assert distilled["base_model_relation"] == "finetune"
@@ -234,9 +236,10 @@ def test_cli_cards_render_and_lint(demo_config, tmp_path):
     r = run_cli("cards", "lint", "-c", str(demo_config), "-w", ws)
     assert r.returncode == 1 and "README.md: not rendered (run hubkit cards render)" in r.stdout
     r = run_cli("cards", "render", "-c", str(demo_config), "-w", ws)
-    assert r.returncode == 0 and "tiny-qwen3-slerp: card rendered (README.md)" in r.stdout
+    evaluated = "tiny-qwen3-slerp: card rendered (.eval_results/cmdr_bench.yaml, README.md, benchmark/cmdr_bench.png)"
+    assert r.returncode == 0 and evaluated in r.stdout
     r = run_cli("cards", "lint", "-c", str(demo_config), "-w", ws)
-    assert r.returncode == 0 and r.stdout.strip() == "7 cards, no problems"
+    assert r.returncode == 0 and r.stdout.strip() == "8 cards, no problems"
     card = tmp_path / "ws" / "tiny-qwen3-slerp" / "README.md"
     card.write_text(card.read_text().replace("license: apache-2.0", "license: apache"))
     r = run_cli("cards", "lint", "-c", str(demo_config), "-w", ws)

@@ -67,6 +67,7 @@ def test_demo_build_status_and_release(demo_config, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "tiny-qwen3-a-distilled: built" in r.stdout
     assert "tiny-teacher-a-reasoning: built" in r.stdout  # generated over HTTP by the scripted teacher
+    assert "evaluate: hubkit-demo/tiny-qwen3-slerp: 100 new samples" in r.stdout  # the evaluation artifact
 
     r = run_cli("status", "-c", str(demo_config), "-w", ws)
     assert r.returncode == 0
@@ -76,7 +77,7 @@ def test_demo_build_status_and_release(demo_config, tmp_path):
     r = run_cli("release", "-c", str(demo_config), "-w", ws)
     assert r.returncode == 0, r.stderr
     assert "tiny-qwen3-a-distilled: up to date, nothing to do" in r.stdout
-    assert "evaluate: hubkit-demo/tiny-qwen3-slerp: 100 new samples" in r.stdout
+    assert "tiny-cmdr-bench-details: up to date, nothing to do" in r.stdout
     assert (
         "tiny-qwen3-slerp: card rendered (.eval_results/cmdr_bench.yaml, README.md, benchmark/cmdr_bench.png)"
         in r.stdout

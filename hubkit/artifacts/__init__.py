@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from hubkit.artifacts import bench, distill_data, distill_model, merge, space
+from hubkit.artifacts import bench, distill_data, distill_model, evaluation, merge, space
 from hubkit.artifacts.base import Artifact, BuildContext
 from hubkit.config import Release
 
-KINDS = (distill_data, distill_model, merge, bench, space)
+KINDS = (distill_data, distill_model, merge, bench, evaluation, space)
 
 
 def all_artifacts(release: Release) -> list[Artifact]:

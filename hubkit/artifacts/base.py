@@ -89,6 +89,16 @@ def model_facts(path: Path) -> dict[str, Any]:
     }
 
 
+def write_parquet(rows: list[dict[str, Any]], features, path: Path) -> None:
+    """Rows as one typed parquet file (also right for no rows at all), without a progress bar."""
+    from datasets import Dataset
+    from datasets.utils.logging import disable_progress_bar
+
+    disable_progress_bar()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Dataset.from_dict({k: [r[k] for r in rows] for k in features}, features=features).to_parquet(str(path))
+
+
 def file_digest(release: Release, path: Path | None) -> str | None:
     """Content hash of a file the config points to, so editing that file makes artifacts stale."""
     if path is None:

@@ -20,7 +20,9 @@ class BenchArtifact(Artifact):
     def spec(self) -> dict[str, Any]:
         from hubkit.bench.cases import cases_fingerprint
 
-        return {"benchmark": self.section.model_dump(mode="json"), "cases_sha256": cases_fingerprint()}
+        # Only what decides the dataset: how models are evaluated belongs to the evaluation artifact.
+        return {"benchmark": self.section.model_dump(mode="json", include={"name", "pretty_name", "cases"}),
+                "cases_sha256": cases_fingerprint()}  # fmt: skip
 
     def build(self, ctx: BuildContext) -> None:
         from hubkit.bench.export import export

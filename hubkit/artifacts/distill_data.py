@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubkit.artifacts.base import Artifact, BuildContext, file_digest, size_category
+from hubkit.artifacts.base import Artifact, BuildContext, file_digest, size_category, write_parquet
 from hubkit.config import DistillDataset, HubPrompts, Release, read_yaml
 from hubkit.errors import UsageError
 
@@ -30,17 +30,6 @@ def _features(rejected: bool = False):
     if rejected:
         cols["reason"] = text
     return Features(cols)
-
-
-def _write(rows: list[dict[str, Any]], path: Path, rejected: bool = False) -> None:
-    from datasets import Dataset
-    from datasets.utils.logging import disable_progress_bar
-
-    disable_progress_bar()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    features = _features(rejected)
-    columns = {k: [r[k] for r in rows] for k in features}  # also right for no rows at all
-    Dataset.from_dict(columns, features=features).to_parquet(str(path))
 
 
 def _lengths_chart(rows: list[dict[str, Any]]) -> bytes | None:
@@ -138,8 +127,8 @@ class DistillData(Artifact):
             out = generate.generate(client, d.teacher, d.sampling, kept, d.size, d.filters, ctx.cache,
                                     where=self.name, price=d.teacher.price, report=ctx.report)  # fmt: skip
         rejected = screened + out.rejected
-        _write(out.accepted, ctx.out / TRAIN)
-        _write(rejected, ctx.out / REJECTED, rejected=True)
+        write_parquet(out.accepted, _features(), ctx.out / TRAIN)
+        write_parquet(rejected, _features(rejected=True), ctx.out / REJECTED)
         if png := _lengths_chart(out.accepted):
             (ctx.out / CHART).write_bytes(png)
         reasons: dict[str, int] = {}

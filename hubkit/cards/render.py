@@ -25,6 +25,7 @@ TEMPLATES = {
     "merge": "merge.md.j2",
     "benchmark": "benchmark.md.j2",
     "space": "space.md.j2",
+    "evaluation": "evaluation.md.j2",
 }
 CHART = "benchmark/cmdr_bench.png"
 EVAL_FILE = ".eval_results/cmdr_bench.yaml"
@@ -47,7 +48,7 @@ def pct(x: float) -> str:
     return f"{x:.1f}"
 
 
-def results_context(results: Results, repo_id: str) -> dict[str, Any]:
+def results_context(results: Results, repo_id: str | None) -> dict[str, Any]:
     """The benchmark section of a card: table cells, claims, all as formatted strings."""
     models = [m.model for m in results.models]
     rows = []
@@ -70,7 +71,8 @@ def results_context(results: Results, repo_id: str) -> dict[str, Any]:
         "rows": rows,
         "overall": overall,
         "n": str(results.models[0].categories[results.categories[0]].total),
-        "claims": claims(results, repo_id),
+        # Without a model of its own (the evaluation's card): each model's overall line.
+        "claims": claims(results, repo_id) if repo_id else [claims(results, m.model)[0] for m in results.models],
         "truncation": truncation_rows(results),
         "chart": CHART,
     }
@@ -126,11 +128,12 @@ def claims(results: Results, repo_id: str) -> list[str]:
 
 def load_release_results(release: Release, workspace: Workspace | None = None) -> Results | None:
     """hubkit's own evaluation when it is current, else the configured results file, else None."""
-    if workspace is not None:
-        from hubkit.bench.evaluate import stored_results
+    if workspace is not None and release.benchmark is not None and release.benchmark.evaluate:
+        from hubkit.artifacts.evaluation import RESULTS, details_name
 
-        if (own := stored_results(release, workspace)) is not None:
-            return own
+        name = details_name(release.benchmark)
+        if Graph(release, workspace).state(name).status == UP_TO_DATE:
+            return Results.model_validate_json((workspace.path(name) / RESULTS).read_text())
     if release.benchmark is None or release.benchmark.results is None:
         return None
     return load_results(release.resolve(release.benchmark.results))
