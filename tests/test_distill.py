@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -424,3 +425,32 @@ def test_prompts_from_a_hub_dataset_at_a_pinned_revision(api, hub, tmp_path):
                                              "column": "question"}  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
     assert bad.stderr.startswith(f"org/prompts@{'0' * 40} split train: cannot load prompts: ")
+
+
+def test_prompt_files_in_every_format_and_their_wrong_inputs(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from hubkit.distill.prompts import load_file
+    from hubkit.errors import UsageError
+
+    (tmp_path / "p.csv").write_text(
+        'id,prompt,domain\na1,"Why, exactly, is the sky blue?",science\na2,What is 2 + 3?,math\n'
+    )
+    got = load_file(tmp_path / "p.csv")
+    assert [(p.id, p.text, p.domain) for p in got] == [("a1", "Why, exactly, is the sky blue?", "science"),
+                                                       ("a2", "What is 2 + 3?", "math")]  # fmt: skip
+    pq.write_table(pa.table({"prompt": ["One?", "Two?"]}), tmp_path / "p.parquet")
+    ids = [p.id for p in load_file(tmp_path / "p.parquet")]
+    assert len(set(ids)) == 2 and all(i.startswith("p-") for i in ids)  # ids from the text when none is given
+    wrong = {
+        "empty.jsonl": ('{"prompt": "ok?"}\n{"prompt": "  "}\n', "row 2: 'prompt' is empty or not text"),
+        "dup.jsonl": ('{"id": "x", "prompt": "a?"}\n{"id": "x", "prompt": "b?"}\n', "id 'x' appears more than once"),
+        "num.jsonl": ('{"prompt": 5}\n', "row 1: 'prompt' is empty or not text"),
+        "bad.jsonl": ('{"prompt": "a?"\n', "cannot read prompts"),
+        "p.txt": ("What?\n", "prompts must be .jsonl, .csv or .parquet"),
+    }
+    for name, (text, expected) in wrong.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(UsageError, match=re.escape(expected)):
+            load_file(tmp_path / name)
