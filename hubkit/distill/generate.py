@@ -216,6 +216,8 @@ def generate(client, teacher: ChatEndpoint, sampling: Sampling, prompts: list[Pr
         if k in current:
             out.tally.add(ChatResult.from_json(rec["result"]))
 
+    judged: dict[str, tuple[dict, bool]] = {}  # prompt id -> (row, accepted); a journaled answer never changes
+
     def judge() -> tuple[list, list, int]:
         """Accepted and rejected rows among the first answered prompts; index of the first unanswered."""
         acc, rej = [], []
@@ -225,10 +227,12 @@ def generate(client, teacher: ChatEndpoint, sampling: Sampling, prompts: list[Pr
             rec = done.get(key[p.id])
             if rec is None:
                 return acc, rej, i
-            result = ChatResult.from_json(rec["result"])
-            reason = answer_problem(result, refusals=filters.refusals)
-            r = row(p, result, teacher.model, seed[p.id], reason, check=filters.verify)
-            (rej if reason else acc).append(r)
+            if p.id not in judged:
+                result = ChatResult.from_json(rec["result"])
+                reason = answer_problem(result, refusals=filters.refusals)
+                judged[p.id] = (row(p, result, teacher.model, seed[p.id], reason, check=filters.verify), not reason)
+            r, ok = judged[p.id]
+            (acc if ok else rej).append(r)
         return acc, rej, len(prompts)
 
     with Meter(where, out.tally) as meter:
