@@ -119,10 +119,10 @@ def test_retry_after_is_honoured():
 
 
 def test_concurrency_is_bounded():
-    with BackgroundTeacher(Options(latency=0.1)) as server:
+    with BackgroundTeacher(Options(latency=0.25)) as server:
         _ask(server.url, _requests(40), concurrency=16)
         assert _stats(server)["max_in_flight"] == 16
-    with BackgroundTeacher(Options(latency=0.1)) as server:
+    with BackgroundTeacher(Options(latency=0.25)) as server:
         _ask(server.url, _requests(12), concurrency=3)
         assert _stats(server)["max_in_flight"] == 3
 
