@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from hubkit.config import Filters
-from hubkit.distill.filters import Contamination, Dedup, refusal
+from hubkit.distill.filters import Contamination, Dedup, reason_kind, refusal
 from hubkit.distill.generate import question_of, screen
 from hubkit.distill.prompts import Prompt
 from tests.conftest import ROOT, copy_project, free_port, run_cli
@@ -105,7 +105,7 @@ def test_screen_keeps_the_reason_of_every_prompt_it_drops(bench_texts):
                Prompt("c", bench_texts["eth-01"]), Prompt("d", "What limits the speed of a sailing boat?")]  # fmt: skip
     kept, rejected, hits = screen(prompts, Filters(), bench_texts)
     assert [p.id for p in kept] == ["a", "d"]
-    assert [(r["id"], r["reason"].split(":")[0].split(" of ")[0]) for r in rejected] == [
+    assert [(r["id"], reason_kind(r["reason"])) for r in rejected] == [
         ("b", "duplicate"), ("c", "contaminated")]  # fmt: skip
     assert hits == [{"prompt_id": "c", "case": "eth-01", "overlap": 1.0}]
     off = screen(prompts, Filters(decontaminate=False), bench_texts)

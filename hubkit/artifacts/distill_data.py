@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hubkit.artifacts.base import Artifact, BuildContext, file_digest, size_category, write_parquet
+from hubkit.cards.charts import length_histogram
 from hubkit.config import DistillDataset, HubPrompts, Release, read_yaml
+from hubkit.distill.filters import reason_kind
 from hubkit.errors import UsageError
 
 STATS = "stats.json"
@@ -30,33 +33,6 @@ def _features(rejected: bool = False):
     if rejected:
         cols["reason"] = text
     return Features(cols)
-
-
-def _lengths_chart(rows: list[dict[str, Any]]) -> bytes | None:
-    """Histogram of reasoning and answer token lengths; PNG bytes, identical for identical rows."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    pairs = [(r["reasoning_tokens"], r["completion_tokens"] - r["reasoning_tokens"]) for r in rows
-             if r["reasoning_tokens"] is not None and r["completion_tokens"] is not None]  # fmt: skip
-    if not pairs:
-        return None
-    fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
-    ax.hist([p[0] for p in pairs], bins=30, alpha=0.7, label="reasoning")
-    ax.hist([p[1] for p in pairs], bins=30, alpha=0.7, label="answer")
-    ax.set_xlabel("tokens (as the teacher's API counted them)")
-    ax.set_ylabel("rows")
-    ax.set_title(f"Token lengths of {len(pairs)} accepted rows")
-    ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
 
 
 @dataclass
@@ -129,19 +105,16 @@ class DistillData(Artifact):
         rejected = screened + out.rejected
         write_parquet(out.accepted, _features(), ctx.out / TRAIN)
         write_parquet(rejected, _features(rejected=True), ctx.out / REJECTED)
-        if png := _lengths_chart(out.accepted):
+        if png := length_histogram(out.accepted):
             (ctx.out / CHART).write_bytes(png)
-        reasons: dict[str, int] = {}
-        for r in rejected:
-            kind = r["reason"].split(":")[0].split(" of ")[0]
-            reasons[kind] = reasons.get(kind, 0) + 1
+        reasons = Counter(reason_kind(r["reason"]) for r in rejected)
         checked = [r["verified"] for r in out.accepted if r["verified"] is not None]
         t = out.tally
         stats = {
             "teacher": d.teacher.model, "endpoint": d.teacher.backend, "stream": d.teacher.stream,
             "extra_body": d.teacher.extra_body, "sampling": d.sampling.model_dump(mode="json"),
             "prompt_source": source, "prompts": len(pool), "answered": len(out.accepted) + len(out.rejected),
-            "accepted": len(out.accepted), "rejected": len(rejected), "rejected_by_reason": reasons,
+            "accepted": len(out.accepted), "rejected": len(rejected), "rejected_by_reason": dict(reasons),
             "tokens": {"prompt": t.prompt_tokens, "completion": t.completion_tokens, "reasoning": t.reasoning_tokens},
             "requests": t.answered, "cost_usd": round(t.cost, 4) if t.cost is not None else None,
             "decontamination": {"checked": len(pool) if d.filters.decontaminate else 0, "removed": len(hits),
@@ -157,7 +130,6 @@ class DistillData(Artifact):
         d = self.section
         stats = json.loads((path / STATS).read_text())
         answered = max(1, stats["answered"])
-        screened = stats["rejected"] - (stats["answered"] - stats["accepted"])
         return {
             **super().card_context(path),
             "pretty_name": d.pretty_name or d.name,
@@ -167,7 +139,6 @@ class DistillData(Artifact):
             "size": str(stats["accepted"]),
             "stats": stats,
             "acceptance": f"{100 * stats['accepted'] / answered:.1f}",
-            "screened": str(screened),
             "reasons": [
                 {"reason": k, "count": str(v), "share": f"{100 * v / max(1, stats['rejected']):.1f}"}
                 for k, v in sorted(stats["rejected_by_reason"].items())

@@ -1,20 +1,34 @@
-"""The per-category grouped bar chart of all evaluated models, with Wilson 95% error bars."""
+"""Card charts: the per-category grouped bars (Wilson 95% error bars) and a dataset's token lengths."""
 
 from __future__ import annotations
 
 import io
 import textwrap
+from typing import Any
 
 from hubkit.bench.results import Results
 
 
-def grouped_bars(results: Results, highlight: str | None = None) -> bytes:
-    """PNG bytes; identical inputs give identical bytes (no timestamps or version metadata)."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _png(fig) -> bytes:
+    """PNG bytes of `fig`, closed; identical figures give identical bytes (no timestamps or versions)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    _pyplot().close(fig)
+    return buf.getvalue()
+
+
+def grouped_bars(results: Results, highlight: str | None = None) -> bytes:
+    """PNG bytes of pass rates per category and model."""
+    plt = _pyplot()
     cats = results.categories
     models = [m.model for m in results.models]
     width = 0.8 / len(models)
@@ -36,7 +50,21 @@ def grouped_bars(results: Results, highlight: str | None = None) -> bytes:
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)
+
+
+def length_histogram(rows: list[dict[str, Any]]) -> bytes | None:
+    """PNG bytes of reasoning and answer token lengths of dataset rows (None without token counts)."""
+    pairs = [(r["reasoning_tokens"], r["completion_tokens"] - r["reasoning_tokens"]) for r in rows
+             if r["reasoning_tokens"] is not None and r["completion_tokens"] is not None]  # fmt: skip
+    if not pairs:
+        return None
+    fig, ax = _pyplot().subplots(figsize=(8, 4), dpi=100)
+    ax.hist([p[0] for p in pairs], bins=30, alpha=0.7, label="reasoning")
+    ax.hist([p[1] for p in pairs], bins=30, alpha=0.7, label="answer")
+    ax.set_xlabel("tokens (as the teacher's API counted them)")
+    ax.set_ylabel("rows")
+    ax.set_title(f"Token lengths of {len(pairs)} accepted rows")
+    ax.legend()
+    fig.tight_layout()
+    return _png(fig)

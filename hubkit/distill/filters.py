@@ -21,6 +21,11 @@ _REFUSAL = re.compile(
 )
 
 
+def reason_kind(reason: str) -> str:
+    """The kind of a rejection reason: 'near-duplicate of p-1 (Jaccard 0.9)' -> 'near-duplicate'."""
+    return reason.split(":")[0].split(" of ")[0]
+
+
 def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hubkit.config import ChatEndpoint, Filters, Sampling
-from hubkit.distill.filters import Contamination, Dedup, answer_problem, verified
+from hubkit.distill.filters import Contamination, Dedup, answer_problem, reason_kind, verified
 from hubkit.distill.prompts import Prompt
 from hubkit.errors import UsageError
 from hubkit.journal import Journal, records
@@ -244,7 +244,7 @@ def generate(client, teacher: ChatEndpoint, sampling: Sampling, prompts: list[Pr
                 break
             todo = [p for p in prompts[pos:] if key[p.id] not in done][:need]
             if not todo:
-                reasons = Counter(r["reason"].split(":")[0] for r in rej)
+                reasons = Counter(reason_kind(r["reason"]) for r in rej)
                 why = ", ".join(f"{k} {v}" for k, v in reasons.most_common()) or "none"
                 raise UsageError(
                     f"{where}: the prompts ran out: {len(acc)} of {size} rows accepted after all {len(prompts)} "

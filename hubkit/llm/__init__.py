@@ -7,7 +7,7 @@ Teachers, the evaluation's OpenAI-compatible backend and the rubric judge all go
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 OPEN, CLOSE = "<think>", "</think>"
@@ -42,7 +42,6 @@ class ChatResult:
     reasoning_tokens: int | None = None
     latency_s: float = 0.0
     closed: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def truncated(self) -> bool:
