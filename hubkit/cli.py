@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from hubkit.errors import HubkitError
+from hubkit.errors import HubkitError, UsageError
 
 app = typer.Typer(
     name="hubkit",
@@ -88,10 +88,28 @@ def build(
     force: bool = typer.Option(False, "--force", help="Rebuild even if up to date."),
 ) -> None:
     """Build artifacts into the workspace; anything up to date is skipped."""
+    import os
+
     from hubkit import pipeline
     from hubkit.workspace import Workspace
 
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # every process would build every artifact
+        raise UsageError("under a multi-process launcher (accelerate launch, torchrun) use `hubkit train MODEL`")
     pipeline.build(_load(config), Workspace(workspace), artifacts or None, force=force, report=_reporter())
+
+
+@app.command()
+def train(
+    model: str = typer.Argument(..., help="A distilled model of the config (its dataset must be built)."),
+    config: Path = ConfigOpt,
+    workspace: Path = WorkspaceOpt,
+    force: bool = typer.Option(False, "--force", help="Train even if up to date."),
+) -> None:
+    """Train one distilled model; also under `accelerate launch -m hubkit train` (DDP, FSDP)."""
+    from hubkit import pipeline
+    from hubkit.workspace import Workspace
+
+    pipeline.train(_load(config), Workspace(workspace), model, force=force, report=_reporter())
 
 
 HubOpt = typer.Option(
@@ -126,7 +144,6 @@ def plan(
     """Show what publishing would change per repo: create, add/update/delete files, tag."""
     from rich.table import Table
 
-    from hubkit.errors import UsageError
     from hubkit.hub.plan import hf_api, human_bytes, markdown, plan_release, resolve_token
     from hubkit.workspace import Workspace
 

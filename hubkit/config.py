@@ -108,27 +108,36 @@ class Filters(_Strict):
 
 
 class Fixture(_Strict):
-    """A tiny random Qwen3 from `hubkit.testing`, standing in for a trained model offline."""
+    """A tiny random Qwen3 from `hubkit.testing`, made offline (tests and the demo)."""
 
     seed: int = 0
     layers: PositiveInt = 4
     tie_word_embeddings: bool = True
+    # Weight init std. A trainable demo base needs more than Qwen3's 0.02: with tied tiny embeddings
+    # the logits cannot leave the uniform distribution whatever the layers learn.
+    initializer_range: Annotated[float, Field(gt=0, le=2)] = 0.02
 
 
 class TrainSpec(_Strict):
+    """How a distilled model is trained; the recipe (hyper-parameters) is the YAML at `config`."""
+
     method: Literal["qlora", "lora"] = "qlora"
     framework: Literal["unsloth", "peft"] = "unsloth"
     precision: Literal["bfloat16", "float16", "float32"] = "bfloat16"
-    config: Path | None = None
+    config: Path | None = None  # configs/train/*.yaml: `lora` (peft.LoraConfig) and `sft` (trl.SFTConfig)
 
 
 class DistilledModel(_Strict):
     name: RepoName
     base_model: HubId
+    # The base's commit on the Hub; part of the fingerprint, so a new pin makes the model stale.
+    base_revision: str = "main"
+    # Instead of downloading `base_model`, make it offline as a tiny random Qwen3 (the demo).
+    base_fixture: Fixture | None = None
     dataset: str
     source: Literal["train", "fixture"] = "train"
     train: TrainSpec = TrainSpec()
-    fixture: Fixture | None = None
+    fixture: Fixture | None = None  # source: fixture (tests only): random weights instead of training
     private: bool = False
 
     @model_validator(mode="after")
@@ -137,6 +146,8 @@ class DistilledModel(_Strict):
             raise ValueError("source 'fixture' needs a 'fixture' section")
         if self.source != "fixture" and self.fixture is not None:
             raise ValueError("'fixture' is only allowed with source 'fixture'")
+        if self.source == "train" and self.train.config is None:
+            raise ValueError("training needs a recipe: set train.config (e.g. train/qwen3-4b-qlora.yaml)")
         return self
 
 

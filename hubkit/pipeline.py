@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from hubkit.artifacts import Artifact, BuildContext
 from hubkit.config import Release
-from hubkit.errors import NotAvailableError
-from hubkit.graph import NOT_AVAILABLE, UP_TO_DATE, Graph, State
+from hubkit.errors import NotAvailableError, UsageError
+from hubkit.graph import NOT_AVAILABLE, NOT_BUILT, STALE, UP_TO_DATE, Graph, State
 from hubkit.workspace import Workspace, fingerprint
 
 Report = Callable[[str], None]
@@ -42,7 +43,11 @@ def build(
     """
     graph = Graph(release, workspace, artifacts)
     outcome: dict[str, str] = {}
-    for name in graph.closure(targets):
+    todo = graph.closure(targets)
+    for name in todo:  # a bad recipe or a machine that cannot train fails now, not after an hour of data
+        if force or graph.state(name).status in (NOT_BUILT, STALE):
+            graph.nodes[name].check()
+    for name in todo:
         art, st = graph.nodes[name], graph.state(name)
         if st.status == NOT_AVAILABLE:
             report(f"{name}: not available: {st.reason}")
@@ -82,6 +87,33 @@ def build(
     if counts["built"] == 0:
         report("nothing was rebuilt")
     return outcome
+
+
+def train(release: Release, workspace: Workspace, name: str, *, force: bool = False, report: Report = print) -> str:
+    """Build one distilled model whose dataset is built; every process of a launcher calls this.
+
+    The main process (RANK 0) builds the artifact; the others only join the training, so
+    `accelerate launch -m hubkit train MODEL` runs DDP/FSDP with the same code as one process.
+    """
+    graph = Graph(release, workspace)
+    art = graph.nodes.get(name)
+    if art is None or art.kind != "distill-model" or art.section.source != "train":
+        known = ", ".join(m.name for m in release.models if m.source == "train") or "none"
+        raise UsageError(f"{name!r} is not a distilled model to train in this config (trainable: {known})")
+    for dep in art.inputs:
+        if (st := graph.state(dep)).status != UP_TO_DATE:
+            raise UsageError(f"{name}: its dataset {dep} is {st.status}; build it first: hubkit build {dep}")
+    if graph.state(name).status == UP_TO_DATE and not force:
+        report(f"{name}: up to date, nothing to do")
+        return "up to date"
+    if int(os.environ.get("RANK", "0")) == 0:
+        build(release, workspace, [name], force=force, report=report)  # its inputs are up to date: only it builds
+        return "built"
+    from hubkit.train.sft import train as run
+
+    art.check()
+    run(art.job({d: workspace.path(d) for d in art.inputs}, workspace.root / ".journal" / name, lambda _: None))
+    return "trained"
 
 
 def release(

@@ -38,6 +38,23 @@ def demo_config(tmp_path: Path) -> Path:
     return copy_project(tmp_path) / "demo.yaml"
 
 
+def fixture_models(config: Path) -> Path:
+    """Swap the demo's trained students for `source: fixture` models, for tests about other stages.
+
+    Fixtures skip training (and wait for no dataset), so publishing, staleness and evaluation
+    tests stay fast; the demo itself, its cards and tests/test_train.py train for real.
+    """
+    import yaml
+
+    data = yaml.safe_load(config.read_text())
+    for i, m in enumerate(data["models"]):
+        m.pop("train", None)
+        m.pop("base_fixture", None)
+        m.update(source="fixture", fixture={"seed": i + 1, "layers": 9})
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    return config
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, input_text: str | None = None):
     """The real `hubkit` entry point in a subprocess: real exit codes, real stderr."""
     full_env = {**os.environ, **NO_HUB, "COLUMNS": "200", **(env or {})}

@@ -19,7 +19,7 @@ from hubkit.config import EvalBackend, Sampling, load_release
 from hubkit.llm import derive_seed
 from hubkit.testing import save_tiny_qwen3
 from hubkit.workspace import Workspace
-from tests.conftest import CONFIGS, run_cli
+from tests.conftest import CONFIGS, fixture_models, run_cli
 
 SAMPLING = Sampling(temperature=0.7, top_p=0.95, max_new_tokens=8, seed=3)
 SOME = [c for c in load_cases() if c.level <= 2][:6]
@@ -115,6 +115,7 @@ def test_the_evaluation_is_an_artifact_that_reruns_only_a_rebuilt_model(demo_con
     import pyarrow.parquet as pq
     import yaml
 
+    fixture_models(demo_config)  # a model changed by its fixture seed: no training needed to show it
     from hubkit.cards.render import load_release_results
     from hubkit.graph import Graph
 

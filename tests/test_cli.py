@@ -66,6 +66,7 @@ def test_demo_build_status_and_release(demo_config, tmp_path):
     r = run_cli("build", "-c", str(demo_config), "-w", ws)
     assert r.returncode == 0, r.stderr
     assert "tiny-qwen3-a-distilled: built" in r.stdout
+    assert "tiny-qwen3-a-distilled: training lora (peft) on 8 rows of tiny-teacher-a-reasoning" in r.stdout
     assert "tiny-teacher-a-reasoning: built" in r.stdout  # generated over HTTP by the scripted teacher
     assert "evaluate: hubkit-demo/tiny-qwen3-slerp: 100 new samples" in r.stdout  # the evaluation artifact
 
@@ -85,12 +86,9 @@ def test_demo_build_status_and_release(demo_config, tmp_path):
     assert "model:hubkit-demo/tiny-qwen3-slerp: committed " in r.stdout  # to the embedded local hub
     assert (tmp_path / "ws" / ".hub" / "repos" / "model" / "hubkit-demo" / "tiny-qwen3-slerp").is_dir()
 
-    # A model to be trained (not a fixture) is not available in this version.
-    text = demo_config.read_text().replace("    source: fixture\n    fixture: {seed: 1, layers: 9}\n", "", 1)
-    demo_config.write_text(text)
-    r = run_cli("build", "tiny-qwen3-a-distilled", "-c", str(demo_config), "-w", ws)
-    assert r.returncode == 1
-    assert r.stderr.startswith("artifact 'tiny-qwen3-a-distilled' is not available: ")
+    # The students were trained for real, and their cards say how.
+    card = (tmp_path / "ws" / "tiny-qwen3-a-distilled" / "README.md").read_text()
+    assert "## Training" in card and "| optimizer steps | 40 |" in card
 
 
 def test_errors_never_show_a_secret(monkeypatch):

@@ -7,7 +7,7 @@ import yaml
 
 from hubkit.config import load_release
 from hubkit.errors import ConfigError
-from tests.conftest import CONFIGS
+from tests.conftest import CONFIGS, fixture_models
 
 
 def _edit(path: Path, fn) -> Path:
@@ -43,11 +43,12 @@ def test_release_config_reproduces_the_seed_family():
     assert rel.repo_id(rel.models[0].name) == "khazarai/Qwen3-4B-Kimi2.5-Reasoning-Distilled"
 
 
-def test_demo_has_the_same_shape_on_fixtures():
+def test_demo_has_the_same_shape_and_trains_offline():
     rel, demo = load_release(CONFIGS / "release.yaml"), load_release(CONFIGS / "demo.yaml")
     for key in ("datasets", "models"):
         assert len(getattr(rel, key)) == len(getattr(demo, key))
-    assert all(m.source == "fixture" for m in demo.models)
+    assert all(m.source == "train" and m.base_fixture and m.train.method == "lora" for m in demo.models)
+    assert all(m.source == "train" and m.train.method == "qlora" and m.base_fixture is None for m in rel.models)
     assert all(x is not None for x in (demo.merge, demo.benchmark, demo.space))
 
 
@@ -113,6 +114,13 @@ def test_missing_config_file(tmp_path):
 
 
 def test_fixture_section_only_with_fixture_source(demo_config):
+    fixture_models(demo_config)
     _edit(demo_config, lambda d: d["models"][0].update(source="train"))
     (problem,) = _problems(demo_config)
     assert "models[0]: 'fixture' is only allowed with source 'fixture'" in problem
+
+
+def test_training_needs_a_recipe(demo_config):
+    _edit(demo_config, lambda d: d["models"][1]["train"].pop("config"))
+    (problem,) = _problems(demo_config)
+    assert "models[1]: training needs a recipe: set train.config" in problem

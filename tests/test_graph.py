@@ -14,7 +14,7 @@ from hubkit.config import load_release
 from hubkit.errors import NotAvailableError, UsageError
 from hubkit.graph import Graph
 from hubkit.workspace import Workspace
-from tests.conftest import CONFIGS
+from tests.conftest import CONFIGS, fixture_models
 
 
 @dataclass
@@ -171,6 +171,7 @@ def test_not_available_propagates_and_is_an_error_when_asked_for(release, tmp_pa
 
 
 def test_demo_fixture_models_rebuild_exactly_on_seed_change(demo_config, tmp_path):
+    fixture_models(demo_config)
     ws = Workspace(tmp_path / "ws")
     rel = load_release(demo_config)
     first = pipeline.build(rel, ws, report=lambda m: None)

@@ -263,6 +263,8 @@ def test_demo_merge_artifact_builds_loads_and_has_card_inputs(demo_config, tmp_p
     rel, ws = load_release(demo_config), Workspace(tmp_path / "ws")
     out = pipeline.build(rel, ws, ["tiny-qwen3-slerp"], report=lambda m: None)
     assert out == {
+        "tiny-teacher-a-reasoning": "built",
+        "tiny-teacher-b-reasoning": "built",
         "tiny-qwen3-a-distilled": "built",
         "tiny-qwen3-b-distilled": "built",
         "tiny-qwen3-slerp": "built",

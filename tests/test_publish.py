@@ -17,7 +17,7 @@ from hubkit.errors import HubkitError, UsageError
 from hubkit.hub.plan import hf_api, plan_release
 from hubkit.hub.publish import publish_release
 from hubkit.workspace import Workspace
-from tests.conftest import HubProcess, copy_project, run_cli
+from tests.conftest import HubProcess, copy_project, fixture_models, run_cli
 
 MODELS = ["tiny-qwen3-a-distilled", "tiny-qwen3-b-distilled", "tiny-qwen3-slerp"]
 
@@ -25,7 +25,7 @@ MODELS = ["tiny-qwen3-a-distilled", "tiny-qwen3-b-distilled", "tiny-qwen3-slerp"
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("built")
-    copy_project(root)
+    fixture_models(copy_project(root) / "demo.yaml")  # publishing is the subject here, not training
     pipeline.build(load_release(root / "configs" / "demo.yaml"), Workspace(root / "ws"), report=lambda m: None)
     return root
 

@@ -52,6 +52,9 @@ class Artifact:
         """Why this hubkit cannot build the artifact, or None when it can."""
         return None
 
+    def check(self) -> None:
+        """Refuse (UsageError) what would fail later, before anything of the build runs."""
+
     def build(self, ctx: BuildContext) -> None:
         raise NotImplementedError
 

@@ -1,13 +1,53 @@
-"""Distilled models: the base model fine-tuned (QLoRA) on one distillation dataset."""
+"""Distilled models: the base model fine-tuned (LoRA/QLoRA SFT) on one distillation dataset.
+
+The published weights are the adapter merged into a bf16 reload of the base, with the base's
+tokenizer, chat template and generation config; `training/` holds the metrics and loss curve.
+`source: fixture` (tests only) writes a tiny random model instead of training.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hubkit.artifacts.base import Artifact, BuildContext, file_digest, model_facts
 from hubkit.config import DistilledModel, Release
+from hubkit.errors import UsageError
+
+METRICS = "training/metrics.json"
+CHART = "training/loss.png"
+RECIPE = "training/recipe.yaml"
+
+
+def dataset_rows(folder: Path) -> list[dict[str, Any]]:
+    """The train split of a built distillation dataset."""
+    import pyarrow.parquet as pq
+
+    files = sorted((folder / "data").glob("train-*.parquet"))
+    if not files:
+        raise UsageError(f"{folder}: no data/train-*.parquet; rebuild the dataset")
+    return [row for f in files for row in pq.read_table(f, columns=["id", "prompt", "reasoning", "answer"]).to_pylist()]
+
+
+def _fixture_base(folder: Path, fx) -> Path:
+    """The demo's base: a tiny random Qwen3 made offline, once (concurrent processes race safely)."""
+    if (folder / "config.json").is_file():
+        return folder
+    from hubkit.testing import save_tiny_qwen3
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".base.", dir=folder.parent))
+    save_tiny_qwen3(tmp, seed=fx.seed, **fx.model_dump(exclude={"seed"}))
+    try:
+        os.rename(tmp, folder)
+    except OSError:  # another process made it first: same seed, same weights
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
 
 
 @dataclass
@@ -22,22 +62,77 @@ class DistillModel(Artifact):
             "train_config_sha256": file_digest(self.release, self.section.train.config),
         }
 
-    def unavailable(self) -> str | None:
+    def check(self) -> None:
+        """Fail before anything is built: a recipe TRL/PEFT refuse, or a machine that cannot train."""
         if self.section.source == "fixture":
-            return None
-        return "training (TRL + PEFT / Unsloth) is not implemented yet"
+            return
+        from hubkit.train.recipe import load_recipe
+        from hubkit.train.sft import machine_problem
+
+        load_recipe(self.release.resolve(self.section.train.config))
+        if problem := machine_problem(self.section.train):
+            raise UsageError(f"{self.name}: {problem}")
+
+    def base(self, cache: Path) -> tuple[Path, str]:
+        """(folder of the base model, the revision it is at)."""
+        s = self.section
+        if s.base_fixture:
+            return _fixture_base(cache / "base", s.base_fixture), f"fixture seed {s.base_fixture.seed}"
+        from huggingface_hub import snapshot_download
+
+        path = Path(snapshot_download(s.base_model, revision=s.base_revision))
+        return path, path.name  # snapshot folders are named by commit
+
+    def job(self, inputs: dict[str, Path], cache: Path, report):
+        from hubkit.train.recipe import load_recipe
+        from hubkit.train.sft import TrainJob
+        from hubkit.workspace import Workspace, fingerprint
+
+        s = self.section
+        data = inputs[s.dataset]
+        base, revision = self.base(cache)
+        content = (Workspace.read_manifest(data) or {}).get("content")
+        return TrainJob(
+            base=base, rows=dataset_rows(data), recipe=load_recipe(self.release.resolve(s.train.config)),
+            spec=s.train, work=cache / "run", key=fingerprint({"spec": self.spec(), "data": content}), report=report,
+            facts={"base_model": s.base_model, "base_revision": revision, "dataset": self.release.repo_id(s.dataset),
+                   "dataset_content": content},
+        )  # fmt: skip
 
     def build(self, ctx: BuildContext) -> None:
-        from hubkit.testing import save_tiny_qwen3
+        if self.section.source == "fixture":
+            from hubkit.testing import save_tiny_qwen3
 
-        fx = self.section.fixture
-        ctx.report(f"{self.name}: writing tiny random Qwen3 fixture (seed {fx.seed})")
-        save_tiny_qwen3(ctx.out, seed=fx.seed, layers=fx.layers, tie_word_embeddings=fx.tie_word_embeddings)
+            fx = self.section.fixture
+            ctx.report(f"{self.name}: writing tiny random Qwen3 fixture (seed {fx.seed})")
+            save_tiny_qwen3(ctx.out, seed=fx.seed, **fx.model_dump(exclude={"seed"}))
+            return
+        from hubkit.cards.charts import line_chart
+        from hubkit.train.sft import merge_adapter, train
+
+        job = self.job(ctx.inputs, ctx.cache, lambda m: ctx.report(f"{self.name}: {m}"))
+        ctx.report(f"{self.name}: training {self.section.train.method} ({self.section.train.framework}) "
+                   f"on {len(job.rows)} rows of {self.section.dataset}")  # fmt: skip
+        summary = train(job)
+        merge_adapter(job.base, job.work / "adapter", ctx.out)
+        (ctx.out / "training").mkdir()
+        (ctx.out / METRICS).write_text(json.dumps(summary, indent=1) + "\n")
+        shutil.copyfile(self.release.resolve(self.section.train.config), ctx.out / RECIPE)
+        history = summary["history"]
+        (ctx.out / CHART).write_bytes(line_chart(
+            {"train loss": [(h["step"], h["loss"]) for h in history if "loss" in h],
+             "eval loss": [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h]},
+            title=f"{self.name}: loss", xlabel="optimizer step", ylabel="loss (completion tokens)",
+        ))  # fmt: skip
+        final_eval = summary["final_eval_loss"]
+        ctx.report(f"{self.name}: {summary['steps']} steps, final train loss {summary['final_train_loss']:.3f}"
+                   + (f", eval loss {final_eval:.3f}" if final_eval is not None else ""))  # fmt: skip
 
     def card_context(self, path: Path) -> dict[str, Any]:
         s = self.section
         data = next(d for d in self.release.datasets if d.name == s.dataset)
         fixture = s.fixture.model_dump(mode="json") if s.fixture else None
+        metrics = json.loads((path / METRICS).read_text()) if (path / METRICS).is_file() else None
         return {
             **super().card_context(path),
             "base_model": s.base_model,
@@ -46,7 +141,9 @@ class DistillModel(Artifact):
             "teacher": data.teacher.model,
             "source": s.source,
             "fixture": {k: str(v) for k, v in fixture.items()} if fixture else None,
+            "base_fixture": s.base_fixture is not None,
             "train": {k: str(v) for k, v in s.train.model_dump(mode="json").items() if v is not None},
+            "training": _training_context(metrics) if metrics else None,
             "facts": model_facts(path),
         }
 
@@ -62,6 +159,30 @@ class DistillModel(Artifact):
             pipeline_tag="text-generation", tags=tags, base_model=s.base_model,
             base_model_relation="finetune", datasets=[rel.repo_id(s.dataset)],
         )  # fmt: skip
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4f}"
+
+
+def _training_context(m: dict[str, Any]) -> dict[str, Any]:
+    """What the card shows of a run: recipe, data, hardware, time, tokens, losses, library versions."""
+    rows = m["rows"]
+    recipe = m["recipe"]
+    return {
+        "recipe": {**{f"lora.{k}": str(v) for k, v in recipe["lora"].items()},
+                   **{f"sft.{k}": str(v) for k, v in recipe["sft"].items()},
+                   "max_length (used)": str(m["max_length"]), "eval_fraction": str(recipe["eval_fraction"])},
+        "data": {"dataset": m["dataset"], "base revision": m["base_revision"],
+                 "rows": f"{rows['train']} train, {rows['eval']} held out, {rows['too_long']} too long "
+                         f"(of {rows['dataset']})"},
+        "run": {"hardware": m["hardware"], "wall time": f"{m['wall_time_s']} s", "optimizer steps": str(m["steps"]),
+                "epochs": str(m["epochs"]), "tokens seen": f"{m['tokens_seen']:,}",
+                "final train loss": _fmt(m["final_train_loss"]), "final eval loss": _fmt(m["final_eval_loss"]),
+                **({"resumed from step": str(m["resumed_from_step"])} if m.get("resumed_from_step") else {})},
+        "libraries": ", ".join(f"{k} {v}" for k, v in m["libraries"].items()),
+        "chart": CHART,
+    }  # fmt: skip
 
 
 def artifacts(release: Release) -> list[Artifact]:

@@ -1,4 +1,4 @@
-"""Card charts: the per-category grouped bars (Wilson 95% error bars) and a dataset's token lengths."""
+"""Card charts: per-category grouped bars (Wilson 95% error bars), a dataset's token lengths, loss curves."""
 
 from __future__ import annotations
 
@@ -65,6 +65,22 @@ def length_histogram(rows: list[dict[str, Any]]) -> bytes | None:
     ax.set_xlabel("tokens (as the teacher's API counted them)")
     ax.set_ylabel("rows")
     ax.set_title(f"Token lengths of {len(pairs)} accepted rows")
+    ax.legend()
+    fig.tight_layout()
+    return _png(fig)
+
+
+def line_chart(series: dict[str, list[tuple[float, float]]], *, title: str, xlabel: str, ylabel: str) -> bytes:
+    """PNG bytes of named (x, y) series; empty series are left out (e.g. no eval loss)."""
+    fig, ax = _pyplot().subplots(figsize=(8, 4), dpi=100)
+    for label, points in series.items():
+        if points:
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o" if len(points) < 30 else None,
+                    markersize=3, label=label)  # fmt: skip
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
     return _png(fig)

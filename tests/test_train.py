@@ -1,0 +1,349 @@
+"""Training: recipes checked by TRL/PEFT, the loss mask, lengths, kill -9 resume, DDP, the demo's students."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hubkit.errors import UsageError
+from hubkit.testing import CHAT_TEMPLATE, tiny_tokenizer
+from hubkit.train.examples import IGNORE, choose_max_length, held_out, inference_prompt, render, tokenize
+from hubkit.train.recipe import load_recipe
+from hubkit.train.sft import last_checkpoint
+from tests.conftest import NO_HUB, ROOT, copy_project, run_cli
+
+MODEL_A, DATA_A = "tiny-qwen3-a-distilled", "tiny-teacher-a-reasoning"
+ROW = {"id": "r1", "prompt": "What is 6 times 7?", "reasoning": "6 * 7 = 42.\nCheck: 42 / 7 = 6.", "answer": "42"}
+
+# --- recipes: TRL's and PEFT's own fields decide ------------------------------------------------
+
+
+def _recipe(tmp_path: Path, doc: dict) -> Path:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_shipped_recipes_are_valid():
+    for path in sorted((ROOT / "configs" / "train").glob("*.yaml")):
+        recipe = load_recipe(path)
+        assert recipe.lora and recipe.sft, path
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"sft": {"learnin_rate": 1e-4}}, "sft.learnin_rate: not a SFTConfig option; did you mean learning_rate?"),
+        ({"lora": {"rank": 8}}, "lora.rank: not a LoraConfig option"),
+        ({"sft": {"output_dir": "/tmp/x"}}, "sft.output_dir: set by hubkit"),
+        ({"sft": {"bf16": True}}, "sft.bf16: set by hubkit (set models[].train.precision instead)"),
+        ({"sft": {"assistant_only_loss": True}}, "sft.assistant_only_loss: set by hubkit"),
+        ({"lora": {"task_type": "SEQ_CLS"}}, "lora.task_type: set by hubkit"),
+        ({"sft": {"max_length": -3}}, "sft.max_length: a positive number of tokens or 'auto'"),
+        ({"eval_fraction": 1.5}, "eval_fraction: Input should be less than 1"),
+        ({"epochs": 3}, "epochs: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_recipes_are_one_line_with_the_file_and_key(tmp_path, doc, message):
+    path = _recipe(tmp_path, doc)
+    with pytest.raises(UsageError) as err:
+        load_recipe(path)
+    assert str(err.value).startswith(f"{path}: ")
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_a_bad_recipe_stops_the_build_before_any_data_is_made(tmp_path):
+    config = copy_project(tmp_path) / "demo.yaml"
+    (config.parent / "train" / "demo-lora.yaml").write_text("sft:\n  learning_rat: 0.1\n")
+    r = run_cli("build", "-c", str(config), "-w", str(tmp_path / "ws"))
+    assert r.returncode == 2
+    assert "sft.learning_rat: not a SFTConfig option; did you mean learning_rate?" in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+    assert not (tmp_path / "ws" / DATA_A).exists()  # checked before the teachers were asked
+
+
+@pytest.mark.parametrize(
+    ("train", "needs"),
+    [
+        ({"method": "qlora", "framework": "peft"}, "method qlora (4-bit bitsandbytes) needs a CUDA GPU"),
+        ({"method": "lora", "framework": "unsloth"}, "framework unsloth needs a CUDA GPU"),
+        ({"method": "lora", "framework": "peft", "precision": "float16"}, "precision float16 needs a CUDA GPU"),
+    ],
+)
+def test_asking_for_what_this_machine_cannot_do_is_refused_not_downgraded(tmp_path, train, needs):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    config = copy_project(tmp_path) / "demo.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["models"][0]["train"].update(train)
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    r = run_cli("build", MODEL_A, "-c", str(config), "-w", str(tmp_path / "ws"))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.strip().count("\n") == 0
+    assert f"{MODEL_A}: {needs}" in r.stderr
+
+
+# --- examples: the prompt is the inference prompt, the loss is the completion -------------------
+
+
+def test_prompt_tokens_are_the_inference_prompt_and_only_the_completion_is_in_the_loss():
+    tok = tiny_tokenizer()
+    ex = tokenize(tok, ROW)
+    feats = ex.features()
+    inference_ids = tok(inference_prompt(tok, ROW["prompt"]), add_special_tokens=False)["input_ids"]
+    assert feats["input_ids"][: len(inference_ids)] == inference_ids  # what generation starts from
+    assert feats["labels"][: len(inference_ids)] == [IGNORE] * len(inference_ids)
+    completion = feats["labels"][len(inference_ids) :]
+    assert IGNORE not in completion and completion == ex.completion_ids
+    # The template's generation prompt opened <think>: the completion is the rest, to <|im_end|>.
+    assert tok.decode(completion) == f"{ROW['reasoning']}\n</think>\n\n{ROW['answer']}<|im_end|>"
+    assert tok.decode(feats["input_ids"]).endswith("<|im_start|>assistant\n<think>\n" + tok.decode(completion))
+
+
+def test_a_template_that_does_not_open_think_gets_it_in_the_completion():
+    tok = tiny_tokenizer()
+    tok.chat_template = CHAT_TEMPLATE.replace("'<|im_start|>assistant\\n<think>\\n' }}{%- endif %}",
+                                              "'<|im_start|>assistant\\n' }}{%- endif %}")  # fmt: skip
+    prompt, completion = render(tok, ROW)
+    assert prompt.endswith("<|im_start|>assistant\n")
+    assert completion.startswith("<think>\n6 * 7 = 42.") and completion.endswith("</think>\n\n42<|im_end|>")
+
+
+def test_a_template_that_renders_the_answer_differently_is_refused():
+    tok = tiny_tokenizer()
+    # This template drops reasoning from every assistant turn: training on <think> would teach a
+    # format the published template never shows.
+    tok.chat_template = (
+        "{%- for m in messages %}{{- '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{%- endfor %}"
+        "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n<think>\\n' }}{%- endif %}"
+    )
+    with pytest.raises(UsageError, match="renders this conversation differently"):
+        render(tok, ROW)
+
+
+def test_max_length_is_chosen_from_the_data_and_never_cuts_silently():
+    tok = tiny_tokenizer()
+    rows = [ROW, {**ROW, "id": "long", "reasoning": "step. " * 200}]
+    examples = [tokenize(tok, r) for r in rows]
+    auto = choose_max_length(examples, "auto", 1024)
+    assert auto.max_length == max(len(e) for e in examples) and not auto.too_long
+    tight = choose_max_length(examples, len(examples[0]) + 1, 1024)
+    assert tight.too_long == ["long"]
+    assert "1 longer" in tight.summary()
+    with pytest.raises(UsageError, match="more than the model's 64 positions"):
+        choose_max_length(examples, 100, 64)
+
+
+def test_held_out_rows_are_stable_and_never_all():
+    ids = [f"q{i}" for i in range(40)]
+    held = held_out(ids, 0.05, seed=0)
+    assert len(held) == 2
+    assert held == held_out(list(reversed(ids)), 0.05, seed=0)  # row order does not matter
+    assert held != held_out(ids, 0.05, seed=1)
+    assert held_out(["a", "b"], 0.9, seed=0) != {"a", "b"}  # something is left to train on
+    assert held_out(["a"], 0.5, seed=0) == set()
+
+
+def test_a_half_written_checkpoint_is_skipped(tmp_path):
+    good, torn = tmp_path / "checkpoint-10", tmp_path / "checkpoint-20"
+    good.mkdir(), torn.mkdir()
+    (good / "trainer_state.json").write_text('{"global_step": 10}')
+    (torn / "trainer_state.json").write_text('{"global_st')  # killed while writing
+    said = []
+    assert last_checkpoint(tmp_path, said.append) == good
+    assert not torn.exists() and "checkpoint-20" in said[0]
+
+
+# --- training for real: demo datasets, kill -9, DDP ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def data_ws(tmp_path_factory) -> tuple[Path, Path]:
+    """(config, workspace) with both demo datasets built, copied by each test that trains."""
+    root = tmp_path_factory.mktemp("train")
+    config = copy_project(root) / "demo.yaml"
+    ws = root / "ws"
+    r = run_cli("build", DATA_A, "tiny-teacher-b-reasoning", "-c", str(config), "-w", str(ws))
+    assert r.returncode == 0, r.stderr
+    return config, ws
+
+
+def _copy_ws(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".hub"))
+    return dst
+
+
+def _longer_recipe(config: Path, steps: int, save_steps: int) -> None:
+    path = config.parent / "train" / "demo-lora.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["sft"].update(max_steps=steps, save_steps=save_steps)
+    path.write_text(yaml.safe_dump(doc))
+
+
+def _safetensors(path: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def test_kill_9_then_the_same_command_resumes_and_matches_an_uninterrupted_run(data_ws, tmp_path):
+    _, src_ws = data_ws
+    config = copy_project(tmp_path / "p") / "demo.yaml"
+    _longer_recipe(config, steps=60, save_steps=10)
+    ws_full, ws_killed = _copy_ws(src_ws, tmp_path / "full"), _copy_ws(src_ws, tmp_path / "killed")
+    assert run_cli("build", MODEL_A, "-c", str(config), "-w", str(ws_full)).returncode == 0
+
+    env = {**os.environ, **NO_HUB}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hubkit", "build", MODEL_A, "-c", str(config), "-w", str(ws_killed)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    checkpoints = ws_killed / ".journal" / MODEL_A / "run" / "checkpoints"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        done = [p for p in checkpoints.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+        if any(int(p.name.split("-")[1]) >= 20 for p in done):
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, "training ended before it could be killed"
+    assert not (ws_killed / MODEL_A).exists()
+
+    r = run_cli("build", MODEL_A, "-c", str(config), "-w", str(ws_killed))
+    assert r.returncode == 0, r.stderr
+    resumed = [line for line in r.stdout.splitlines() if "resuming from checkpoint-" in line]
+    assert resumed, r.stdout
+    step = int(resumed[0].rsplit("-", 1)[1])
+    assert 20 <= step < 60
+    metrics = json.loads((ws_killed / MODEL_A / "training" / "metrics.json").read_text())
+    assert metrics["resumed_from_step"] == step and metrics["steps"] == 60
+    full_metrics = json.loads((ws_full / MODEL_A / "training" / "metrics.json").read_text())
+    assert [h.get("loss") for h in metrics["history"]] == [h.get("loss") for h in full_metrics["history"]]
+
+    a = _safetensors(ws_full / ".journal" / MODEL_A / "run" / "adapter" / "adapter_model.safetensors")
+    b = _safetensors(ws_killed / ".journal" / MODEL_A / "run" / "adapter" / "adapter_model.safetensors")
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+    merged_a, merged_b = (_safetensors(w / MODEL_A / "model.safetensors") for w in (ws_full, ws_killed))
+    assert all((merged_a[k] == merged_b[k]).all() for k in merged_a)
+
+
+def test_a_changed_recipe_starts_over_and_a_new_dataset_makes_the_model_stale(data_ws, tmp_path):
+    _, src_ws = data_ws
+    config = copy_project(tmp_path / "p") / "demo.yaml"
+    ws = _copy_ws(src_ws, tmp_path / "ws")
+    _longer_recipe(config, steps=10, save_steps=5)
+    assert run_cli("build", MODEL_A, "-c", str(config), "-w", str(ws)).returncode == 0
+
+    _longer_recipe(config, steps=12, save_steps=5)
+    r = run_cli("status", "-c", str(config), "-w", str(ws))
+    assert f"{MODEL_A}" in r.stdout and "config changed" in r.stdout
+    r = run_cli("build", MODEL_A, "-c", str(config), "-w", str(ws))
+    assert "starting over" in r.stdout and "resuming" not in r.stdout
+
+    data = yaml.safe_load(config.read_text())
+    data["datasets"][0]["sampling"]["seed"] = 5  # other answers: other training data
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert run_cli("build", DATA_A, "-c", str(config), "-w", str(ws)).returncode == 0
+    r = run_cli("status", "-c", str(config), "-w", str(ws))
+    line = next(x for x in r.stdout.splitlines() if MODEL_A in x)
+    assert "stale" in line and f"input {DATA_A} was rebuilt" in line
+
+
+def test_too_long_examples_stop_the_run_or_are_dropped_when_asked(data_ws, tmp_path):
+    _, src_ws = data_ws
+    config = copy_project(tmp_path / "p") / "demo.yaml"
+    ws = _copy_ws(src_ws, tmp_path / "ws")
+    path = config.parent / "train" / "demo-lora.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["sft"].update(max_length=400, max_steps=4, save_steps=4)
+    path.write_text(yaml.safe_dump(doc))
+    r = run_cli("build", MODEL_A, "-c", str(config), "-w", str(ws))
+    assert r.returncode == 2
+    assert "longer than max_length 400" in r.stderr and "reasoning would be cut" in r.stderr
+    assert "Traceback" not in r.stderr
+
+    doc["too_long"] = "drop"
+    path.write_text(yaml.safe_dump(doc))
+    r = run_cli("build", MODEL_A, "-c", str(config), "-w", str(ws))
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads((ws / MODEL_A / "training" / "metrics.json").read_text())
+    assert metrics["rows"]["too_long"] > 0 and metrics["max_length"] == 400
+    rows = metrics["rows"]
+    assert rows["train"] + rows["eval"] + rows["too_long"] == rows["dataset"]
+
+
+def test_training_runs_unchanged_under_accelerate_launch_with_two_processes(data_ws, tmp_path):
+    _, src_ws = data_ws
+    config = copy_project(tmp_path / "p") / "demo.yaml"
+    _longer_recipe(config, steps=6, save_steps=3)
+    ws = _copy_ws(src_ws, tmp_path / "ws")
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+    # On a CPU machine `--cpu` starts one process unless MPI is set up; `--multi_gpu` launches
+    # through torchrun, and each process then joins a gloo (CPU) process group.
+    r = subprocess.run(
+        [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+         "--mixed_precision", "no", "--dynamo_backend", "no",
+         "-m", "hubkit", "train", MODEL_A, "-c", str(config), "-w", str(ws)],
+        cwd=ROOT, env={**os.environ, **NO_HUB}, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    metrics = json.loads((ws / MODEL_A / "training" / "metrics.json").read_text())
+    assert metrics["processes"] == 2 and "2 processes" in metrics["hardware"]
+    assert r.stdout.count(f"{MODEL_A}: built") == 1  # only the main process writes the artifact
+
+
+def test_build_under_a_launcher_points_to_train(tmp_path):
+    config = copy_project(tmp_path) / "demo.yaml"
+    r = run_cli("build", "-c", str(config), "-w", str(tmp_path / "ws"), env={"WORLD_SIZE": "2"})
+    assert r.returncode == 2 and "use `hubkit train MODEL`" in r.stderr
+
+
+def test_train_needs_its_dataset_built_first(tmp_path):
+    config = copy_project(tmp_path) / "demo.yaml"
+    r = run_cli("train", MODEL_A, "-c", str(config), "-w", str(tmp_path / "ws"))
+    assert r.returncode == 2
+    assert f"its dataset {DATA_A} is not built; build it first: hubkit build {DATA_A}" in r.stderr
+    r = run_cli("train", "tiny-qwen3-slerp", "-c", str(config), "-w", str(tmp_path / "ws"))
+    assert r.returncode == 2 and "not a distilled model to train" in r.stderr
+
+
+def test_each_demo_student_fits_its_own_teachers_data_better_than_the_other_student(data_ws, tmp_path):
+    from hubkit.artifacts.distill_model import dataset_rows
+    from hubkit.train.sft import completion_loss
+
+    config, src_ws = data_ws
+    ws = _copy_ws(src_ws, tmp_path / "ws")
+    r = run_cli("build", MODEL_A, "tiny-qwen3-b-distilled", "-c", str(config), "-w", str(ws))
+    assert r.returncode == 0, r.stderr
+    rows = {d: dataset_rows(ws / f"tiny-teacher-{d}-reasoning") for d in "ab"}
+    loss = {(m, d): completion_loss(ws / f"tiny-qwen3-{m}-distilled", rows[d]) for m in "ab" for d in "ab"}
+    assert loss["a", "a"] < loss["b", "a"] - 0.1, loss
+    assert loss["b", "b"] < loss["a", "b"] - 0.1, loss
+    # And the merged weights are the trained ones: bf16, the base's tokenizer and chat template.
+    cfg = json.loads((ws / MODEL_A / "config.json").read_text())
+    assert cfg["dtype"] == "bfloat16"
+    base = ws / ".journal" / MODEL_A / "base"
+    assert (ws / MODEL_A / "tokenizer.json").read_bytes() == (base / "tokenizer.json").read_bytes()
+    assert (ws / MODEL_A / "generation_config.json").read_bytes() == (base / "generation_config.json").read_bytes()
+    card = (ws / MODEL_A / "training" / "metrics.json").read_text()
+    assert '"final_eval_loss"' in card
+
+
+def test_release_status_shows_the_distilled_models_as_buildable(tmp_path):
+    r = run_cli("status", "-c", str(ROOT / "configs" / "release.yaml"), "-w", str(tmp_path / "ws"))
+    assert r.returncode == 0, r.stderr
+    for name in ("Qwen3-4B-Kimi2.5-Reasoning-Distilled", "Qwen3-4B-Qwen3.6-plus-Reasoning-Distilled"):
+        line = next(x for x in r.stdout.splitlines() if name[:20] in x)
+        assert "not built" in line and "not available" not in line, line
