@@ -138,6 +138,7 @@ class DistilledModel(_Strict):
     source: Literal["train", "fixture"] = "train"
     train: TrainSpec = TrainSpec()
     fixture: Fixture | None = None  # source: fixture (tests only): random weights instead of training
+    publish_adapter: bool = False  # also publish the LoRA adapter, as its own repo <name>-adapter
     private: bool = False
 
     @model_validator(mode="after")
@@ -146,6 +147,8 @@ class DistilledModel(_Strict):
             raise ValueError("source 'fixture' needs a 'fixture' section")
         if self.source != "fixture" and self.fixture is not None:
             raise ValueError("'fixture' is only allowed with source 'fixture'")
+        if self.source == "fixture" and self.publish_adapter:
+            raise ValueError("a fixture has no adapter to publish (publish_adapter needs source 'train')")
         if self.source == "train" and self.train.config is None:
             raise ValueError("training needs a recipe: set train.config (e.g. train/qwen3-4b-qlora.yaml)")
         return self

@@ -347,3 +347,42 @@ def test_release_status_shows_the_distilled_models_as_buildable(tmp_path):
     for name in ("Qwen3-4B-Kimi2.5-Reasoning-Distilled", "Qwen3-4B-Qwen3.6-plus-Reasoning-Distilled"):
         line = next(x for x in r.stdout.splitlines() if name[:20] in x)
         assert "not built" in line and "not available" not in line, line
+
+
+def test_publish_adapter_is_its_own_repo_and_the_merged_model_repo_has_no_adapter(data_ws, tmp_path, hub, api):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    _, src_ws = data_ws
+    config = copy_project(tmp_path / "p") / "demo.yaml"
+    _longer_recipe(config, steps=6, save_steps=3)
+    data = yaml.safe_load(config.read_text())
+    data["models"][0]["publish_adapter"] = True
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    ws = _copy_ws(src_ws, tmp_path / "ws")
+    adapter = f"{MODEL_A}-adapter"
+    assert run_cli("build", adapter, "-c", str(config), "-w", str(ws)).returncode == 0
+    r = run_cli("publish", "-c", str(config), "-w", str(ws), "--hub", hub.url, env={"HF_TOKEN": hub.token})
+    assert r.returncode == 0, r.stderr
+
+    model_files = set(api.list_repo_files(f"hubkit-demo/{MODEL_A}"))
+    adapter_files = set(api.list_repo_files(f"hubkit-demo/{adapter}"))
+    assert "model.safetensors" in model_files and not any(f.startswith("adapter") for f in model_files)
+    assert {"adapter_model.safetensors", "adapter_config.json", "README.md", "training/loss.png"} <= adapter_files
+    card = api.hf_hub_download(f"hubkit-demo/{adapter}", "README.md", cache_dir=str(tmp_path / "c"))
+    text = Path(card).read_text()
+    assert "base_model_relation: adapter" in text and "library_name: peft" in text
+    assert "base_model: hubkit-testing/tiny-qwen3" in text
+    cfg = json.loads((ws / adapter / "adapter_config.json").read_text())
+    assert cfg["base_model_name_or_path"] == "hubkit-testing/tiny-qwen3"  # no local path leaks out
+
+    # The adapter on the base gives the merged model's outputs (up to bf16 rounding of the merge),
+    # far closer than the base alone does.
+    base = AutoModelForCausalLM.from_pretrained(ws / ".journal" / MODEL_A / "base", dtype=torch.float32).eval()
+    ids = torch.tensor([[1, 5, 9, 40, 77, 3]])
+    with torch.no_grad():
+        untrained = base(input_ids=ids).logits
+        a = PeftModel.from_pretrained(base, ws / adapter).eval()(input_ids=ids).logits
+        b = AutoModelForCausalLM.from_pretrained(ws / MODEL_A, dtype=torch.float32).eval()(input_ids=ids).logits
+    assert (a - b).abs().max() < 0.25 * (untrained - b).abs().max()

@@ -26,6 +26,8 @@ class Artifact:
 
     kind: ClassVar[str]
     repo_type: ClassVar[str]  # "model" | "dataset" | "space"
+    # Folders kept in the built artifact for other artifacts but not published in its repo.
+    unpublished: ClassVar[tuple[str, ...]] = ()
 
     name: str
     release: Release

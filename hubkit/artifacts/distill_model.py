@@ -19,6 +19,7 @@ from hubkit.artifacts.base import Artifact, BuildContext, file_digest, model_fac
 from hubkit.config import DistilledModel, Release
 from hubkit.errors import UsageError
 
+ADAPTER = "adapter"  # the LoRA adapter, kept for <name>-adapter; not published with the merged model
 METRICS = "training/metrics.json"
 CHART = "training/loss.png"
 RECIPE = "training/recipe.yaml"
@@ -54,6 +55,7 @@ def _fixture_base(folder: Path, fx) -> Path:
 class DistillModel(Artifact):
     kind = "distill-model"
     repo_type = "model"
+    unpublished = (ADAPTER,)
     section: DistilledModel | None = None
 
     def spec(self) -> dict[str, Any]:
@@ -115,6 +117,8 @@ class DistillModel(Artifact):
                    f"on {len(job.rows)} rows of {self.section.dataset}")  # fmt: skip
         summary = train(job)
         merge_adapter(job.base, job.work / "adapter", ctx.out)
+        # PEFT writes a stub README.md beside the adapter; the adapter repo gets hubkit's card instead.
+        shutil.copytree(job.work / "adapter", ctx.out / ADAPTER, ignore=shutil.ignore_patterns("README.md"))
         (ctx.out / "training").mkdir()
         (ctx.out / METRICS).write_text(json.dumps(summary, indent=1) + "\n")
         shutil.copyfile(self.release.resolve(self.section.train.config), ctx.out / RECIPE)
@@ -185,9 +189,58 @@ def _training_context(m: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+@dataclass
+class DistillAdapter(Artifact):
+    """A distilled model's LoRA adapter as its own repo (`publish_adapter`), for PEFT users."""
+
+    kind = "distill-adapter"
+    repo_type = "model"
+    section: DistilledModel | None = None
+
+    def spec(self) -> dict[str, Any]:
+        return {"model": self.section.name}
+
+    def build(self, ctx: BuildContext) -> None:
+        model = self.section.name
+        src = ctx.inputs[model] / ADAPTER
+        if not (src / "adapter_config.json").is_file():
+            raise UsageError(f"{src}: no adapter; rebuild the model: hubkit build --force {model}")
+        shutil.copytree(src, ctx.out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("README.md"))
+        cfg = json.loads((ctx.out / "adapter_config.json").read_text())
+        cfg["base_model_name_or_path"] = self.section.base_model  # not the local folder it was trained from
+        (ctx.out / "adapter_config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+        shutil.copytree(ctx.inputs[model] / "training", ctx.out / "training")
+
+    def card_context(self, path: Path) -> dict[str, Any]:
+        s = self.section
+        cfg = json.loads((path / "adapter_config.json").read_text())
+        size = (path / "adapter_model.safetensors").stat().st_size
+        return {
+            **super().card_context(path),
+            "base_model": s.base_model,
+            "base_revision": s.base_revision,
+            "merged": self.release.repo_id(s.name),
+            "dataset": self.release.repo_id(s.dataset),
+            "lora": {k: str(cfg.get(k)) for k in ("r", "lora_alpha", "lora_dropout", "target_modules", "peft_type")},
+            "size_mib": f"{size / 2**20:.1f}",
+        }
+
+    def card_data(self, ctx: dict[str, Any]):
+        from huggingface_hub import ModelCardData
+
+        rel, s = self.release, self.section
+        return ModelCardData(
+            license=rel.license, language=rel.language, library_name="peft", pipeline_tag="text-generation",
+            tags=["reasoning", "distillation", "lora", s.train.method, "hubkit"], base_model=s.base_model,
+            base_model_relation="adapter", datasets=[rel.repo_id(s.dataset)],
+        )  # fmt: skip
+
+
 def artifacts(release: Release) -> list[Artifact]:
     # A fixture stands in for training, so it does not wait for its dataset to be built.
-    return [
-        DistillModel(m.name, release, inputs=() if m.source == "fixture" else (m.dataset,), section=m)
-        for m in release.models
-    ]
+    out: list[Artifact] = []
+    for m in release.models:
+        out.append(DistillModel(m.name, release, inputs=() if m.source == "fixture" else (m.dataset,), section=m))
+        if m.publish_adapter:
+            out.append(DistillAdapter(f"{m.name}-adapter", release, inputs=(m.name,), section=m))
+    return out

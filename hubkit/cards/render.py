@@ -22,6 +22,7 @@ from hubkit.workspace import Workspace
 TEMPLATES = {
     "distill-data": "dataset.md.j2",
     "distill-model": "model.md.j2",
+    "distill-adapter": "adapter.md.j2",
     "merge": "merge.md.j2",
     "benchmark": "benchmark.md.j2",
     "space": "space.md.j2",

@@ -80,10 +80,10 @@ def resolve_token(explicit: str | None = None) -> str | None:
     return os.environ.get("HF_TOKEN") or get_token()
 
 
-def _local_files(manifest: dict) -> dict[str, dict]:
+def _local_files(manifest: dict, unpublished: tuple[str, ...] = ()) -> dict[str, dict]:
     """The artifact's files plus its rendered card (README.md, chart, eval results)."""
     files = {**manifest.get("files", {}), **manifest.get("card_files", {})}
-    return {p: info for p, info in files.items() if p != MANIFEST}
+    return {p: info for p, info in files.items() if p != MANIFEST and not p.startswith(unpublished)}
 
 
 def plan_repo(art: Artifact, folder: Path, manifest: dict, version: str, api) -> RepoPlan:
@@ -93,7 +93,7 @@ def plan_repo(art: Artifact, folder: Path, manifest: dict, version: str, api) ->
         art.name, art.repo_id, art.repo_type, folder,
         private=art.private, sdk=art.sdk, tag=f"v{version}",
     )  # fmt: skip
-    local = _local_files(manifest)
+    local = _local_files(manifest, tuple(f"{d}/" for d in art.unpublished))
     try:
         info = api.repo_info(art.repo_id, repo_type=art.repo_type, files_metadata=True)
     except RepositoryNotFoundError:
