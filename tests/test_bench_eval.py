@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
 import pytest
+import yaml
 
 from hubkit import pipeline
 from hubkit.bench.cases import load_cases
@@ -113,7 +114,6 @@ def test_openai_compatible_endpoint_and_paired_results(tmp_path):
 
 def test_the_evaluation_is_an_artifact_that_reruns_only_a_rebuilt_model(demo_config, tmp_path):
     import pyarrow.parquet as pq
-    import yaml
 
     fixture_models(demo_config)  # a model changed by its fixture seed: no training needed to show it
     from hubkit.cards.render import load_release_results
@@ -163,6 +163,7 @@ def test_report_checks_the_seed_claims():
 
 
 def test_cli_eval_and_report(demo_config, tmp_path):
+    fixture_models(demo_config)
     ws = str(tmp_path / "ws")
     assert run_cli("build", "-c", str(demo_config), "-w", ws).returncode == 0
     r = run_cli("eval", "-c", str(demo_config), "-w", ws)
@@ -170,10 +171,9 @@ def test_cli_eval_and_report(demo_config, tmp_path):
     assert "tiny-cmdr-bench-details: up to date" in r.stdout and "overall (mean of categories)" in r.stdout
     r = run_cli("eval", "report", "-c", str(demo_config), "--results", str(CONFIGS / "bench" / "seed_results.yaml"))
     assert r.returncode == 0 and "claims of the source" in r.stdout
-    no_eval = demo_config.read_text().replace(
-        "evaluate: [tiny-qwen3-a-distilled, tiny-qwen3-b-distilled, tiny-qwen3-slerp]", "evaluate: []"
-    )
-    demo_config.write_text(no_eval)
+    data = yaml.safe_load(demo_config.read_text())
+    data["benchmark"]["evaluate"] = []
+    demo_config.write_text(yaml.safe_dump(data, sort_keys=False))
     r = run_cli("eval", "-c", str(demo_config), "-w", ws)
     assert r.returncode == 2 and "benchmark.evaluate lists no models to evaluate" in r.stderr
 

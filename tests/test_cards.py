@@ -18,7 +18,7 @@ from hubkit.config import load_release
 from hubkit.errors import ConfigError, HubkitError
 from hubkit.graph import Graph
 from hubkit.workspace import Workspace
-from tests.conftest import CONFIGS, ROOT, copy_project, run_cli
+from tests.conftest import CONFIGS, ROOT, copy_project, fixture_models, run_cli
 
 GOLDEN = ROOT / "tests" / "golden"
 CARDS = ["tiny-qwen3-a-distilled", "tiny-qwen3-b-distilled", "tiny-qwen3-slerp"]
@@ -247,6 +247,7 @@ def test_lint_catches_each_problem(change, expected):
 
 
 def test_cli_cards_render_and_lint(demo_config, tmp_path):
+    fixture_models(demo_config)  # the card commands are the subject; the golden test covers trained cards
     ws = str(tmp_path / "ws")
     assert run_cli("build", "-c", str(demo_config), "-w", ws).returncode == 0
     r = run_cli("cards", "lint", "-c", str(demo_config), "-w", ws)

@@ -13,7 +13,7 @@ from hubkit import pipeline
 from hubkit.config import load_release
 from hubkit.hub.publish import publish_release
 from hubkit.workspace import Workspace
-from tests.conftest import copy_project, free_port
+from tests.conftest import copy_project, fixture_models, free_port
 
 SCRIPT = """
 import json, sys
@@ -34,7 +34,7 @@ app.demo.close()
 def test_the_published_space_answers_with_every_model(tmp_path, hub):
     from huggingface_hub import snapshot_download
 
-    config = copy_project(tmp_path) / "demo.yaml"
+    config = fixture_models(copy_project(tmp_path) / "demo.yaml")  # the Space is the subject, not training
     rel, ws = load_release(config), Workspace(tmp_path / "ws")
     out = pipeline.build(rel, ws, ["tiny-qwen3-compare", *(m.name for m in rel.models), rel.merge.name],
                          report=lambda m: None)  # fmt: skip

@@ -83,7 +83,8 @@ def model_facts(path: Path) -> dict[str, Any]:
 
     cfg = json.loads((path / "config.json").read_text())
     manifest = json.loads((path / "manifest.json").read_text())
-    weights = sum(f["size"] for p, f in manifest["files"].items() if p.endswith(".safetensors"))
+    # The model's own weights: top-level shards, not an adapter kept in a subfolder.
+    weights = sum(f["size"] for p, f in manifest["files"].items() if p.endswith(".safetensors") and "/" not in p)
     return {
         "architecture": (cfg.get("architectures") or ["?"])[0],
         "layers": str(cfg.get("num_hidden_layers")),
