@@ -35,15 +35,19 @@ def dataset_rows(folder: Path) -> list[dict[str, Any]]:
     return [row for f in files for row in pq.read_table(f, columns=["id", "prompt", "reasoning", "answer"]).to_pylist()]
 
 
+def _save_fixture(folder: Path, fx) -> None:
+    from hubkit.testing import save_tiny_qwen3
+
+    save_tiny_qwen3(folder, seed=fx.seed, **fx.model_dump(exclude={"seed"}))
+
+
 def _fixture_base(folder: Path, fx) -> Path:
     """The demo's base: a tiny random Qwen3 made offline, once (concurrent processes race safely)."""
     if (folder / "config.json").is_file():
         return folder
-    from hubkit.testing import save_tiny_qwen3
-
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".base.", dir=folder.parent))
-    save_tiny_qwen3(tmp, seed=fx.seed, **fx.model_dump(exclude={"seed"}))
+    _save_fixture(tmp, fx)
     try:
         os.rename(tmp, folder)
     except OSError:  # another process made it first: same seed, same weights
@@ -103,11 +107,8 @@ class DistillModel(Artifact):
 
     def build(self, ctx: BuildContext) -> None:
         if self.section.source == "fixture":
-            from hubkit.testing import save_tiny_qwen3
-
-            fx = self.section.fixture
-            ctx.report(f"{self.name}: writing tiny random Qwen3 fixture (seed {fx.seed})")
-            save_tiny_qwen3(ctx.out, seed=fx.seed, **fx.model_dump(exclude={"seed"}))
+            ctx.report(f"{self.name}: writing tiny random Qwen3 fixture (seed {self.section.fixture.seed})")
+            _save_fixture(ctx.out, self.section.fixture)
             return
         from hubkit.cards.charts import line_chart
         from hubkit.train.sft import merge_adapter, train

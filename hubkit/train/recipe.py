@@ -50,6 +50,10 @@ class Recipe(BaseModel):
     def max_length(self) -> int | str:
         return self.sft.get("max_length", "auto")
 
+    @property
+    def seed(self) -> int:
+        return int(self.sft.get("seed", 42))  # SFTConfig's default
+
 
 def _fields(cls) -> set[str]:
     return {f.name for f in dataclasses.fields(cls) if f.init}

@@ -112,8 +112,7 @@ def _examples(job: TrainJob, tokenizer, limit: int | None) -> tuple[list[Example
         dropped = lengths.too_long
         job.report(f"leaving out {len(dropped)} examples longer than {lengths.max_length} tokens (too_long: drop)")
         examples = [e for e in examples if e.id not in set(dropped)]
-    seed = int(job.recipe.sft.get("seed", 42))
-    held = held_out([e.id for e in examples], job.recipe.eval_fraction, seed)
+    held = held_out([e.id for e in examples], job.recipe.eval_fraction, job.recipe.seed)
     train = [e for e in examples if e.id not in held]
     evals = [e for e in examples if e.id in held]
     return train, evals, lengths, dropped
@@ -140,7 +139,7 @@ def _load(job: TrainJob, max_length: int):
         if lora["target_modules"] == "all-linear":
             lora["target_modules"] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
         model = FastLanguageModel.get_peft_model(
-            model, use_gradient_checkpointing="unsloth", random_state=int(job.recipe.sft.get("seed", 42)), **lora
+            model, use_gradient_checkpointing="unsloth", random_state=job.recipe.seed, **lora
         )
         return model, None
 
@@ -217,33 +216,26 @@ def train(job: TrainJob) -> dict[str, Any] | None:
     """Train (or resume) and save the adapter in `job.work/adapter`; the summary, on the main process."""
     if problem := machine_problem(job.spec):
         raise UsageError(problem)
-    from transformers import AutoTokenizer
+    import torch
+    from accelerate import PartialState
+    from datasets.utils.logging import disable_progress_bar
+    from transformers import AutoConfig, AutoTokenizer, set_seed
     from transformers.trainer_callback import PrinterCallback
     from transformers.utils import logging as hf_logging
     from trl import SFTTrainer
 
-    hf_logging.disable_progress_bar()
-    from datasets.utils.logging import disable_progress_bar
-
     disable_progress_bar()
+    hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()  # hubkit reports progress itself; library notices are noise here
-    import torch
-    from accelerate import PartialState
-
     # The first PartialState fixes the backend for the process: on CPU, gloo DDP under torchrun.
     state = PartialState(cpu=not torch.cuda.is_available())
     _prepare_work(job, state.is_main_process)
     state.wait_for_everyone()
 
     tokenizer = AutoTokenizer.from_pretrained(job.base)
-    limit = getattr(tokenizer, "model_max_length", None)
-    from transformers import AutoConfig
-
-    limit = AutoConfig.from_pretrained(job.base).max_position_embeddings or limit
+    limit = AutoConfig.from_pretrained(job.base).max_position_embeddings or tokenizer.model_max_length
     train_set, eval_set, lengths, dropped = _examples(job, tokenizer, limit)
-    from transformers import set_seed
-
-    set_seed(int(job.recipe.sft.get("seed", 42)))  # the LoRA init happens before the Trainer seeds anything
+    set_seed(job.recipe.seed)  # the LoRA init happens before the Trainer seeds anything
     model, peft_config = _load(job, lengths.max_length)
     args = _sft_config(job, lengths.max_length, bool(eval_set))
     trainer = SFTTrainer(
