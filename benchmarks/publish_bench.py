@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hubkit import pipeline
 from hubkit.artifacts import Artifact, BuildContext
 from hubkit.config import load_release
-from hubkit.hub.plan import hf_api, plan_release, plan_repo
+from hubkit.hub.auth import Credentials, hf_api
+from hubkit.hub.plan import plan_release, plan_repo
 from hubkit.hub.publish import publish_release, publish_repo
 from hubkit.workspace import Workspace
 from tests.conftest import CONFIGS, HubProcess
@@ -74,7 +75,6 @@ def main() -> None:
         ws = Workspace(work / "ws")
         big = Files("big-model", rel, mib=args.mib)
         pipeline.build(rel, ws, artifacts=[big], report=quiet)
-        api = hf_api(hub.url, hub.token)
         folder = ws.path("big-model")
         manifest = ws.manifest("big-model")
         times: dict[str, list[float]] = {"bare upload_folder": [], "hubkit publish": []}
@@ -90,7 +90,8 @@ def main() -> None:
                     api_i.upload_folder(repo_id="bench/bare", folder_path=folder, ignore_patterns=["manifest.json"])
                 else:
                     plan = plan_repo(big, folder, manifest, rel.version, api_i)
-                    publish_repo(plan, api_i, rel, big, manifest, create_pr=False, report=quiet, endpoint=fresh.url)
+                    creds = Credentials(fresh.url, fresh.token)
+                    publish_repo(plan, creds, rel, big, manifest, create_pr=False, report=quiet)
                 times[tool].append(time.perf_counter() - t)
                 fresh.stop()
                 shutil.rmtree(fresh.root)
@@ -108,7 +109,7 @@ def main() -> None:
         publish_release(rel, ws7, hub.url, hub.token, report=quiet, artifacts=seven)
         blobs = sum(1 for p in (work / "hub" / "blobs").rglob("*") if p.is_file())
         t = time.perf_counter()
-        plans = plan_release(rel, ws7, api, report=quiet, artifacts=seven)
+        plans = plan_release(rel, ws7, Credentials(hub.url, hub.token), report=quiet, artifacts=seven)
         t_plan = time.perf_counter() - t
         t = time.perf_counter()
         out = publish_release(rel, ws7, hub.url, hub.token, report=quiet, artifacts=seven)

@@ -117,6 +117,9 @@ HubOpt = typer.Option(
     "--hub",
     help="Hub endpoint, e.g. https://huggingface.co (default: a local hub for the run).",
 )
+EndpointOpt = typer.Option(
+    "https://huggingface.co", "--hub", envvar="HF_ENDPOINT", help="Hub endpoint (env HF_ENDPOINT)."
+)
 CreatePrOpt = typer.Option(False, "--create-pr", help="Open pull requests instead of committing to main.")
 
 
@@ -127,7 +130,7 @@ def release(
     hub: str = HubOpt,
     create_pr: bool = CreatePrOpt,
 ) -> None:
-    """Build every stage, evaluate, render cards and publish (token: HF_TOKEN or hf login)."""
+    """Build every stage, evaluate, render cards and publish (token: HF_TOKEN, hf login, or trusted publishing)."""
     from hubkit import pipeline
     from hubkit.workspace import Workspace
 
@@ -138,18 +141,19 @@ def release(
 def plan(
     config: Path = ConfigOpt,
     workspace: Path = WorkspaceOpt,
-    hub: str = typer.Option("https://huggingface.co", "--hub", help="Hub endpoint to compare with."),
+    hub: str = EndpointOpt,
     fmt: str = typer.Option("table", "--format", help="table, or markdown (for $GITHUB_STEP_SUMMARY)."),
 ) -> None:
     """Show what publishing would change per repo: create, add/update/delete files, tag."""
     from rich.table import Table
 
-    from hubkit.hub.plan import hf_api, human_bytes, markdown, plan_release, resolve_token
+    from hubkit.hub.auth import Credentials
+    from hubkit.hub.plan import human_bytes, markdown, plan_release
     from hubkit.workspace import Workspace
 
     if fmt not in ("table", "markdown"):
         raise UsageError(f"--format {fmt!r}: expected table or markdown")
-    plans = plan_release(_load(config), Workspace(workspace), hf_api(hub, resolve_token()), report=_reporter())
+    plans = plan_release(_load(config), Workspace(workspace), Credentials(hub), report=_reporter())
     if fmt == "markdown":
         print(markdown(plans, hub), end="")
         return
@@ -167,7 +171,7 @@ def plan(
 def publish(
     config: Path = ConfigOpt,
     workspace: Path = WorkspaceOpt,
-    hub: str = typer.Option("https://huggingface.co", "--hub", help="Hub endpoint."),
+    hub: str = EndpointOpt,
     create_pr: bool = CreatePrOpt,
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing."),
 ) -> None:
@@ -324,16 +328,21 @@ def hub_serve(
     port: int = typer.Option(8808, "--port"),
     host: str = typer.Option("127.0.0.1", "--host"),
     token: str = typer.Option(..., "--token", envvar="HUBKIT_HUB_TOKEN", help="Write token (env HUBKIT_HUB_TOKEN)."),
+    trust: Path = typer.Option(None, "--trust", help="Trusted publishers: OIDC issuers and rules (YAML)."),
     crash_after_bytes: int = typer.Option(None, "--crash-after-bytes", hidden=True),
 ) -> None:
     """Serve a local Hub (huggingface_hub, datasets and transformers work against it)."""
-    from hubkit.hub.server import serve
+    from hubkit.localhub.server import serve
+    from hubkit.localhub.trust import load_trust
 
-    print(
-        f"local hub: http://{host}:{port}  (data in {root}; HF_ENDPOINT=http://{host}:{port})",
-        flush=True,
-    )
-    serve(root, token, host=host, port=port, crash_after_bytes=crash_after_bytes)
+    trusted = load_trust(trust) if trust else None
+    url = f"http://{host}:{port}"
+    print(f"local hub: {url}  (data in {root})", flush=True)
+    print(f"clients: HF_ENDPOINT={url} HF_HUB_DISABLE_XET=1  (this hub speaks LFS, not Xet)", flush=True)
+    if trusted:
+        rules = ", ".join(f"{r.claims} -> {r.namespaces}" for r in trusted.config.publishers)
+        print(f"trusted publishing: POST {url}/oauth/token; publishers: {rules}", flush=True)
+    serve(root, token, host=host, port=port, trust=trusted, crash_after_bytes=crash_after_bytes)
 
 
 merge_app = typer.Typer(help="mergekit merges: lint the effective t of every tensor, run a merge.")

@@ -149,14 +149,11 @@ def publish(
 
     cards(release, workspace, report=report, strict=True)
     if hub is not None:
-        from hubkit.hub.plan import resolve_token
-
-        publish_release(release, workspace, hub, resolve_token(token), create_pr=create_pr,
-                        dry_run=dry_run, report=report)  # fmt: skip
+        publish_release(release, workspace, hub, token, create_pr=create_pr, dry_run=dry_run, report=report)
         return f"published to {hub}"
     import secrets
 
-    from hubkit.hub.server import BackgroundHub
+    from hubkit.localhub.server import BackgroundHub
 
     root = workspace.root / ".hub"
     run_token = secrets.token_urlsafe(24)  # lives only for this run; never shown

@@ -55,6 +55,17 @@ def fixture_models(config: Path) -> Path:
     return config
 
 
+def built_demo(root: Path, workspace: str = "ws") -> Path:
+    """The demo (fixture students) copied under `root` and built into `root/workspace`."""
+    from hubkit import pipeline
+    from hubkit.config import load_release
+    from hubkit.workspace import Workspace
+
+    fixture_models(copy_project(root) / "demo.yaml")  # publishing is the subject, not training
+    pipeline.build(load_release(root / "configs" / "demo.yaml"), Workspace(root / workspace), report=lambda m: None)
+    return root
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, input_text: str | None = None):
     """The real `hubkit` entry point in a subprocess: real exit codes, real stderr."""
     full_env = {**os.environ, **NO_HUB, "COLUMNS": "200", **(env or {})}
@@ -132,6 +143,6 @@ def hub(tmp_path):
 
 @pytest.fixture
 def api(hub):
-    from hubkit.hub.plan import hf_api
+    from hubkit.hub.auth import hf_api
 
     return hf_api(hub.url, hub.token)

@@ -195,7 +195,7 @@ def test_concurrent_clients_lose_nothing_and_restart_keeps_everything(api, hub):
     hub.stop()
     again = HubProcess(hub.root, hub.token).start()
     try:
-        from hubkit.hub.plan import hf_api
+        from hubkit.hub.auth import hf_api
 
         api2 = hf_api(again.url, again.token)
         assert api2.list_repo_files("org/c") == files

@@ -14,20 +14,18 @@ import yaml
 from hubkit import pipeline
 from hubkit.config import load_release
 from hubkit.errors import HubkitError, UsageError
-from hubkit.hub.plan import hf_api, plan_release
+from hubkit.hub.auth import Credentials, hf_api
+from hubkit.hub.plan import plan_release
 from hubkit.hub.publish import publish_release
 from hubkit.workspace import Workspace
-from tests.conftest import HubProcess, copy_project, fixture_models, run_cli
+from tests.conftest import HubProcess, built_demo, run_cli
 
 MODELS = ["tiny-qwen3-a-distilled", "tiny-qwen3-b-distilled", "tiny-qwen3-slerp"]
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    root = tmp_path_factory.mktemp("built")
-    fixture_models(copy_project(root) / "demo.yaml")  # publishing is the subject here, not training
-    pipeline.build(load_release(root / "configs" / "demo.yaml"), Workspace(root / "ws"), report=lambda m: None)
-    return root
+    return built_demo(tmp_path_factory.mktemp("built"), "ws")
 
 
 @pytest.fixture
@@ -66,7 +64,7 @@ def test_publish_then_publish_again_is_a_noop(demo, hub, api):
     assert {p.artifact: o for p, o in again if p.artifact in MODELS} == dict.fromkeys(MODELS, "nothing to do")
     assert {m: commits(api, m) for m in MODELS} == history
     assert sorted(p.name for p in (hub.root / "blobs").rglob("*") if p.is_file()) == blobs
-    plans = [p for p in plan_release(rel, ws, api) if p.artifact in MODELS]
+    plans = [p for p in plan_release(rel, ws, Credentials(hub.url, hub.token)) if p.artifact in MODELS]
     assert [(p.upload_bytes, p.add, p.update, p.delete, p.action) for p in plans] == [
         (0, [], [], [], "nothing to do")
     ] * 3
@@ -90,7 +88,7 @@ def test_a_change_needs_a_new_version_then_updates_only_what_changed(demo, hub, 
 
     edit(config, lambda d: d.update(version="0.1.1"))
     rel = load_release(config)
-    plans = {p.artifact: p for p in plan_release(rel, ws, api)}
+    plans = {p.artifact: p for p in plan_release(rel, ws, Credentials(hub.url, hub.token))}
     assert plans["tiny-qwen3-b-distilled"].update == ["model.safetensors"]
     assert plans["tiny-qwen3-a-distilled"].action == "tag"
     publish_release(rel, ws, hub.url, hub.token, report=quiet)

@@ -6,17 +6,15 @@ blob id. Nothing is downloaded.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hubkit.artifacts import Artifact
 from hubkit.config import Release
 from hubkit.graph import UP_TO_DATE, Graph
-from hubkit.hub.store import git_blob_sha1
+from hubkit.hub.auth import Credentials
 from hubkit.workspace import MANIFEST, Workspace
 
-HUB = "https://huggingface.co"
 KEEP = {".gitattributes"}  # made by the Hub with every repo; never ours to delete
 
 
@@ -54,32 +52,6 @@ class RepoPlan:
         return "tag" if self.tag_action == "create" else "nothing to do"
 
 
-def is_hub(endpoint: str) -> bool:
-    return endpoint.rstrip("/") == HUB
-
-
-def hf_api(endpoint: str, token: str | None):
-    """The real huggingface_hub client; Xet off for a local server (it speaks LFS only)."""
-    from huggingface_hub import HfApi, constants
-
-    from hubkit.errors import UsageError
-
-    if constants.HF_HUB_OFFLINE:
-        raise UsageError(f"HF_HUB_OFFLINE is set: unset it to plan or publish against {endpoint}")
-    if not is_hub(endpoint):
-        constants.HF_HUB_DISABLE_XET = True
-    return HfApi(endpoint=endpoint, token=token or False, library_name="hubkit")
-
-
-def resolve_token(explicit: str | None = None) -> str | None:
-    """HF_TOKEN, else the huggingface_hub login. Never printed, logged or stored by hubkit."""
-    if explicit:
-        return explicit
-    from huggingface_hub import get_token
-
-    return os.environ.get("HF_TOKEN") or get_token()
-
-
 def _local_files(manifest: dict, unpublished: tuple[str, ...] = ()) -> dict[str, dict]:
     """The artifact's files plus its rendered card (README.md, chart, eval results)."""
     files = {**manifest.get("files", {}), **manifest.get("card_files", {})}
@@ -88,6 +60,7 @@ def _local_files(manifest: dict, unpublished: tuple[str, ...] = ()) -> dict[str,
 
 def plan_repo(art: Artifact, folder: Path, manifest: dict, version: str, api) -> RepoPlan:
     from huggingface_hub.utils import RepositoryNotFoundError
+    from huggingface_hub.utils.sha import git_hash
 
     plan = RepoPlan(
         art.name, art.repo_id, art.repo_type, folder,
@@ -107,7 +80,7 @@ def plan_repo(art: Artifact, folder: Path, manifest: dict, version: str, api) ->
         r = remote.get(path)
         if r is None:
             plan.add.append(path)
-        elif (r.lfs.sha256 == f["sha256"]) if r.lfs else (r.blob_id == git_blob_sha1((folder / path).read_bytes())):
+        elif (r.lfs.sha256 == f["sha256"]) if r.lfs else (r.blob_id == git_hash((folder / path).read_bytes())):
             plan.unchanged.append(path)
         else:
             plan.update.append(path)
@@ -119,7 +92,9 @@ def plan_repo(art: Artifact, folder: Path, manifest: dict, version: str, api) ->
     return plan
 
 
-def plan_release(release: Release, workspace: Workspace, api, report=print, artifacts=None) -> list[RepoPlan]:
+def plan_release(
+    release: Release, workspace: Workspace, creds: Credentials, report=print, artifacts=None
+) -> list[RepoPlan]:
     from hubkit.hub.retry import retrying
 
     graph = Graph(release, workspace, artifacts)
@@ -132,8 +107,9 @@ def plan_release(release: Release, workspace: Workspace, api, report=print, arti
             continue
         folder, manifest = workspace.path(name), workspace.manifest(name)
         plans.append(retrying(
-            lambda _, art=art, folder=folder, manifest=manifest: plan_repo(art, folder, manifest, release.version, api),
-            endpoint=api.endpoint, repo_id=art.repo_id, report=report,
+            lambda _, art=art, folder=folder, manifest=manifest: plan_repo(
+                art, folder, manifest, release.version, creds.api(art.repo_type, art.repo_id)),
+            endpoint=creds.endpoint, repo_id=art.repo_id, report=report,
         ))  # fmt: skip
     return plans
 

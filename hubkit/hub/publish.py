@@ -12,7 +12,8 @@ from pathlib import Path
 from hubkit.config import Release
 from hubkit.errors import UsageError
 from hubkit.graph import Graph
-from hubkit.hub.plan import RepoPlan, hf_api, human_bytes, plan_release, plan_repo
+from hubkit.hub.auth import Credentials
+from hubkit.hub.plan import RepoPlan, human_bytes, plan_release, plan_repo
 from hubkit.hub.retry import retrying
 from hubkit.workspace import Workspace
 
@@ -37,12 +38,13 @@ def _commit(plan: RepoPlan, api, message: str, create_pr: bool):
     )  # fmt: skip
 
 
-def publish_repo(plan: RepoPlan, api, release: Release, artifact, manifest: dict, *, create_pr: bool,
-                 report: Report, endpoint: str) -> str:  # fmt: skip
-    """Bring one repo to the plan; returns what happened. A retry re-plans first."""
+def publish_repo(plan: RepoPlan, creds: Credentials, release: Release, artifact, manifest: dict, *,
+                 create_pr: bool, report: Report) -> str:  # fmt: skip
+    """Bring one repo to the plan; returns what happened. A retry re-plans first (with a fresh token)."""
     message = f"Release v{release.version}: {plan.artifact}"
 
     def attempt(n: int) -> str:
+        api = creds.api(plan.repo_type, plan.repo_id)
         p = plan_repo(artifact, plan.folder, manifest, release.version, api) if n else plan
         if p.tag_action == "conflict":
             raise UsageError(f"{p.repo_id}: tag {p.tag} already exists at another commit; bump `version` in the config")
@@ -60,16 +62,20 @@ def publish_repo(plan: RepoPlan, api, release: Release, artifact, manifest: dict
         counts = f"{len(p.add)} added, {len(p.update)} updated, {len(p.delete)} deleted"
         return f"committed {target[:8]} ({counts}, {human_bytes(p.upload_bytes)}), tagged {p.tag}"
 
-    return retrying(attempt, endpoint=endpoint, repo_id=plan.repo_id, report=report)
+    return retrying(attempt, endpoint=creds.endpoint, repo_id=plan.repo_id, report=report)
 
 
 def publish_release(
     release: Release, workspace: Workspace, endpoint: str, token: str | None, *,
     create_pr: bool = False, dry_run: bool = False, report: Report = print, artifacts=None,
 ) -> list[tuple[RepoPlan, str]]:  # fmt: skip
-    """Plan, then publish every built, up-to-date artifact. Returns (plan, outcome) per repo."""
-    api = hf_api(endpoint, token)
-    plans = plan_release(release, workspace, api, report=report, artifacts=artifacts)
+    """Plan, then publish every built, up-to-date artifact. Returns (plan, outcome) per repo.
+
+    `token` None: HF_TOKEN / the login token, or trusted publishing when HF_OIDC_RESOURCE is set.
+    """
+    creds = Credentials(endpoint, token)
+    report(f"publish: {creds.endpoint}, authenticated by {creds.mode}")
+    plans = plan_release(release, workspace, creds, report=report, artifacts=artifacts)
     conflicts = [p for p in plans if not p.skipped and p.tag_action == "conflict"]
     if conflicts and not create_pr:
         p = conflicts[0]
@@ -82,8 +88,8 @@ def publish_release(
             report(f"{plan.repo_type}:{plan.repo_id}: {plan.action}")
             continue
         outcome = publish_repo(
-            plan, api, release, graph.nodes[plan.artifact], workspace.manifest(plan.artifact),
-            create_pr=create_pr, report=report, endpoint=endpoint,
+            plan, creds, release, graph.nodes[plan.artifact], workspace.manifest(plan.artifact),
+            create_pr=create_pr, report=report,
         )  # fmt: skip
         report(f"{plan.repo_type}:{plan.repo_id}: {outcome}")
         results.append((plan, outcome))
