@@ -148,7 +148,8 @@ def plan(
     from rich.table import Table
 
     from hubkit.hub.auth import Credentials
-    from hubkit.hub.plan import human_bytes, markdown, plan_release
+    from hubkit.hub.plan import markdown, plan_release
+    from hubkit.repos import human_bytes
     from hubkit.workspace import Workspace
 
     if fmt not in ("table", "markdown"):
@@ -216,7 +217,7 @@ def cards_lint(config: Path = ConfigOpt, workspace: Path = WorkspaceOpt) -> None
             texts[graph.nodes[name].repo_id] = card.read_text()
         else:
             problems.append(f"{graph.nodes[name].repo_id}: README.md: not rendered (run hubkit cards render)")
-    problems += lint_release(rel, texts)
+    problems += lint_release(rel, texts, built=set(texts))
     for p in problems:
         print(p)
     if problems:
@@ -329,6 +330,7 @@ def hub_serve(
     host: str = typer.Option("127.0.0.1", "--host"),
     token: str = typer.Option(..., "--token", envvar="HUBKIT_HUB_TOKEN", help="Write token (env HUBKIT_HUB_TOKEN)."),
     trust: Path = typer.Option(None, "--trust", help="Trusted publishers: OIDC issuers and rules (YAML)."),
+    open_browser: bool = typer.Option(False, "--open", help="Open the preview (the index page) in a browser."),
     crash_after_bytes: int = typer.Option(None, "--crash-after-bytes", hidden=True),
 ) -> None:
     """Serve a local Hub (huggingface_hub, datasets and transformers work against it)."""
@@ -342,6 +344,12 @@ def hub_serve(
     if trusted:
         rules = ", ".join(f"{r.claims} -> {r.namespaces}" for r in trusted.config.publishers)
         print(f"trusted publishing: POST {url}/oauth/token; publishers: {rules}", flush=True)
+    print(f"preview: {url}/ (repo pages at the Hub's URLs: {url}/NAMESPACE/NAME)", flush=True)
+    if open_browser:
+        import threading
+        import webbrowser
+
+        threading.Timer(1.0, webbrowser.open, args=(f"{url}/",)).start()
     serve(root, token, host=host, port=port, trust=trusted, crash_after_bytes=crash_after_bytes)
 
 

@@ -157,13 +157,14 @@ def publish(
 
     root = workspace.root / ".hub"
     run_token = secrets.token_urlsafe(24)  # lives only for this run; never shown
+    preview = "http://127.0.0.1:8808"  # where `hub serve` below will show it; repo lines link there
     with BackgroundHub(root, run_token) as local:
         report(f"publish: no --hub given; publishing to a local hub at {local.url} (data in {root})")
         publish_release(release, workspace, local.url, run_token, create_pr=create_pr,
-                        dry_run=dry_run, report=report)  # fmt: skip
+                        dry_run=dry_run, report=report, browse=preview)  # fmt: skip
     report(
-        f"browse it: HUBKIT_HUB_TOKEN=choose-one hubkit hub serve --root {root} --port 8808, "
-        f"then open http://127.0.0.1:8808/api/models?author={release.namespace}"
+        f"preview it as the Hub will show it: HUBKIT_HUB_TOKEN=choose-one hubkit hub serve --root {root} "
+        f"--port 8808 --open, then open {preview}/"
     )
     return f"published to the local hub in {root}"
 
@@ -180,7 +181,7 @@ def cards(release: Release, workspace: Workspace, *, report: Report = print, str
     written = render_release(release, workspace, report=report)
     nodes = Graph(release, workspace).nodes
     texts = {nodes[n].repo_id: (workspace.path(n) / "README.md").read_text() for n in written}
-    problems = lint_release(release, texts)
+    problems = lint_release(release, texts, built=set(texts))
     if strict and problems:
         more = f" (+{len(problems) - 1} more: hubkit cards lint)" if len(problems) > 1 else ""
         raise HubkitError(f"card problem: {problems[0]}{more}")

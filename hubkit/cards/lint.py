@@ -30,6 +30,7 @@ PIPELINE_TAGS = {
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 PLACEHOLDERS = ("{{", "}}", "{%", "%}", "[More Information Needed]", "TODO", "TBD")
 _LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)")
+_HUB_LINK = re.compile(r"^https://huggingface\.co/((?:datasets/|spaces/)?([^/\s#?]+)/[^/\s#?]+)")
 
 
 def split_card(text: str) -> tuple[str | None, str]:
@@ -37,8 +38,13 @@ def split_card(text: str) -> tuple[str | None, str]:
     return (m.group(1), m.group(2)) if m else (None, text)
 
 
-def lint_card(repo: str, text: str, release: Release, repo_ids: set[str]) -> list[str]:
-    """Problems of one README.md: front matter, references, sections, placeholders, links."""
+def lint_card(repo: str, text: str, release: Release, repo_ids: set[str], targets: dict[str, bool] | None = None
+              ) -> list[str]:  # fmt: skip
+    """Problems of one README.md: front matter, references, sections, placeholders, links.
+
+    `targets` maps this release's repos (`datasets/ns/name`, ...) to whether they are built: a
+    link into one of their namespaces must reach one of them, and a built one.
+    """
     problems: list[str] = []
     front, body = split_card(text)
     if front is None:
@@ -73,6 +79,8 @@ def lint_card(repo: str, text: str, release: Release, repo_ids: set[str]) -> lis
                 problems.append(f"{repo}: body line {i + 1}: link {url!r} is neither https nor relative")
             elif url.startswith("/"):
                 problems.append(f"{repo}: body line {i + 1}: link {url!r} is absolute; use https or relative")
+            elif targets and (why := _link_target_problem(url, targets)):
+                problems.append(f"{repo}: body line {i + 1}: link {url!r} points nowhere: {why}")
         if m := re.match(r"^(#+)\s+(.*)", line):
             level, rest = len(m.group(1)), lines[i + 1 :]
             content = []
@@ -86,9 +94,21 @@ def lint_card(repo: str, text: str, release: Release, repo_ids: set[str]) -> lis
     return problems
 
 
-def lint_release(release: Release, cards: dict[str, str]) -> list[str]:
-    """`cards` maps repo ids to README text."""
-    from hubkit.artifacts import all_artifacts
+def _link_target_problem(url: str, targets: dict[str, bool]) -> str | None:
+    m = _HUB_LINK.match(url)
+    if not m or m.group(2) not in {t.split("/")[-2] for t in targets}:
+        return None  # not a link into this release's namespaces
+    if m.group(1) not in targets:
+        return f"{m.group(1)} is not an artifact of this release"
+    return None if targets[m.group(1)] else f"{m.group(1)} is not built"
 
-    repo_ids = {a.repo_id for a in all_artifacts(release)}
-    return [p for repo, text in cards.items() for p in lint_card(repo, text, release, repo_ids)]
+
+def lint_release(release: Release, cards: dict[str, str], built: set[str] | None = None) -> list[str]:
+    """`cards` maps repo ids to README text; `built` (repo ids) also checks that links reach built repos."""
+    from hubkit.artifacts import all_artifacts
+    from hubkit.repos import repo_path
+
+    arts = all_artifacts(release)
+    repo_ids = {a.repo_id for a in arts}
+    targets = {repo_path(a.repo_type, a.repo_id): built is None or a.repo_id in built for a in arts}
+    return [p for repo, text in cards.items() for p in lint_card(repo, text, release, repo_ids, targets)]

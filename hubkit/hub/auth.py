@@ -19,9 +19,9 @@ import time
 
 from hubkit import secrets
 from hubkit.errors import UsageError
+from hubkit.repos import repo_path
 
 HUB = "https://huggingface.co"
-PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
 REFRESH_MARGIN = 300  # seconds: re-exchange this long before a token expires
 
 
@@ -67,7 +67,7 @@ class Credentials:
     def token(self, repo_type: str, repo_id: str) -> str | None:
         if self.scope is None:
             return self._static()
-        resource = PREFIX[repo_type] + repo_id
+        resource = repo_path(repo_type, repo_id)
         if self.scope not in (resource, repo_id.split("/")[0]):
             raise UsageError(
                 f"HF_OIDC_RESOURCE={self.scope} does not cover {resource}: set it to the release's namespace "

@@ -13,6 +13,7 @@ from hubkit.artifacts import Artifact
 from hubkit.config import Release
 from hubkit.graph import UP_TO_DATE, Graph
 from hubkit.hub.auth import Credentials
+from hubkit.repos import human_bytes
 from hubkit.workspace import MANIFEST, Workspace
 
 KEEP = {".gitattributes"}  # made by the Hub with every repo; never ours to delete
@@ -128,12 +129,3 @@ def markdown(plans: list[RepoPlan], endpoint: str) -> str:
             f"{len(p.delete)} | {human_bytes(p.upload_bytes)} | {p.tag or '-'} ({p.tag_action}) |"
         )
     return "\n".join(lines) + "\n"
-
-
-def human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"

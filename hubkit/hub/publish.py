@@ -13,8 +13,9 @@ from hubkit.config import Release
 from hubkit.errors import UsageError
 from hubkit.graph import Graph
 from hubkit.hub.auth import Credentials
-from hubkit.hub.plan import RepoPlan, human_bytes, plan_release, plan_repo
+from hubkit.hub.plan import RepoPlan, plan_release, plan_repo
 from hubkit.hub.retry import retrying
+from hubkit.repos import human_bytes, repo_url
 from hubkit.workspace import Workspace
 
 Report = Callable[[str], None]
@@ -67,11 +68,12 @@ def publish_repo(plan: RepoPlan, creds: Credentials, release: Release, artifact,
 
 def publish_release(
     release: Release, workspace: Workspace, endpoint: str, token: str | None, *,
-    create_pr: bool = False, dry_run: bool = False, report: Report = print, artifacts=None,
+    create_pr: bool = False, dry_run: bool = False, report: Report = print, artifacts=None, browse: str | None = None,
 ) -> list[tuple[RepoPlan, str]]:  # fmt: skip
     """Plan, then publish every built, up-to-date artifact. Returns (plan, outcome) per repo.
 
     `token` None: HF_TOKEN / the login token, or trusted publishing when HF_OIDC_RESOURCE is set.
+    Each repo's line ends with its page on `browse` (default: the endpoint), e.g. a local preview.
     """
     creds = Credentials(endpoint, token)
     report(f"publish: {creds.endpoint}, authenticated by {creds.mode}")
@@ -91,6 +93,7 @@ def publish_release(
             plan, creds, release, graph.nodes[plan.artifact], workspace.manifest(plan.artifact),
             create_pr=create_pr, report=report,
         )  # fmt: skip
-        report(f"{plan.repo_type}:{plan.repo_id}: {outcome}")
+        page = repo_url(browse or endpoint, plan.repo_type, plan.repo_id)
+        report(f"{plan.repo_type}:{plan.repo_id}: {outcome}  {page}")
         results.append((plan, outcome))
     return results

@@ -14,6 +14,7 @@ client that asks for a Xet token is told so.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -21,21 +22,23 @@ import os
 import re
 import sys
 import tempfile
+from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import parse_qs, unquote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from hubkit.background import BackgroundServer
+from hubkit.localhub.pages import Pages, layout
 from hubkit.localhub.store import LFS_THRESHOLD, HubError, Store, check_path, lfs_pointer
 from hubkit.localhub.trust import Grant, Trust
+from hubkit.repos import repo_path, repo_url
 
-PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
 USER = "hubkit"
 XET_HINT = "this local hub speaks LFS, not Xet: set HF_HUB_DISABLE_XET=1 in the uploading process"
 _API = r"api/(?P<kind>models|datasets|spaces)/(?P<repo>[^/]+/[^/]+)"
@@ -63,6 +66,13 @@ ROUTES: list[tuple[str, str, str]] = [
     ("PUT", r"lfs/(?P<sha>[0-9a-f]{64})", "lfs_put"),
     ("POST", r"lfs/(?P<sha>[0-9a-f]{64})/verify", "lfs_verify"),
     ("GET HEAD", rf"{_REPO}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", "resolve"),
+    # HTML pages (pages.py), at the Hub's URLs: swap the host of a Hub link to preview it here.
+    ("GET", r"", "page_index"),
+    ("GET", _REPO, "page_card"),
+    ("GET", rf"{_REPO}/tree/(?P<rev>[^/]+)(?:/.*)?", "page_files"),
+    ("GET", rf"{_REPO}/commits/(?P<rev>[^/]+)", "page_history"),
+    ("GET", rf"{_REPO}/commit/(?P<sha>[0-9a-f]{{4,40}})", "page_commit"),
+    ("GET", rf"{_REPO}/compare/(?P<old>[^/]*)\.\.\.(?P<new>[^/]+)", "page_compare"),
 ]
 _COMPILED = [(set(m.split()), re.compile(p), h) for m, p, h in ROUTES]
 
@@ -100,7 +110,7 @@ class HubApp:
         if not isinstance(grant, Grant):
             raise HubError(401, "Invalid credentials in Authorization header")
         if repo_id is not None and not grant.covers(repo_type, repo_id):
-            raise HubError(403, f"This token may write {grant} only, not {PREFIX[repo_type]}{repo_id}")
+            raise HubError(403, f"This token may write {grant} only, not {repo_path(repo_type, repo_id)}")
         return grant
 
     def can_read(self, request: Request, repo_type: str, meta: dict[str, Any]) -> bool:
@@ -122,6 +132,9 @@ class HubApp:
         try:
             return await self.dispatch(request)
         except HubError as err:
+            if request.scope.get("hubkit_page"):
+                body = f"<h1>{err.status}</h1><p>{escape(err.message)}</p>"
+                return HTMLResponse(layout("hubkit local hub", body), err.status)
             # Header values must be latin-1: a repo path or message with other characters is escaped.
             headers = {"X-Error-Message": err.message.encode("ascii", "backslashreplace").decode()}
             if err.code:
@@ -154,7 +167,7 @@ class HubApp:
         repo_type = body.get("type") or "model"
         repo_id = f"{body.get('organization') or USER}/{body.get('name', '')}"
         self.require(request, repo_type, repo_id)
-        url = f"{str(request.base_url).rstrip('/')}/{PREFIX.get(repo_type, '')}{repo_id}"
+        url = repo_url(str(request.base_url), repo_type, repo_id)
         try:
             await run_in_threadpool(self.store.create_repo, repo_type, repo_id, _private(body) or False,
                                     body.get("sdk"))  # fmt: skip
@@ -269,6 +282,34 @@ class HubApp:
             raise
         print(f"local hub: {line}", file=sys.stderr, flush=True)
         return JSONResponse(response, headers={"Cache-Control": "no-store"})
+
+    # --- HTML pages ----------------------------------------------------------------------
+    def pages(self, request: Request) -> Pages:
+        request.scope["hubkit_page"] = True  # errors become HTML pages
+        return Pages(self.store, functools.partial(self.can_read, request))
+
+    async def page_index(self, request: Request) -> Response:
+        return HTMLResponse(await run_in_threadpool(self.pages(request).index))
+
+    async def page_card(self, request: Request, **p: str) -> Response:
+        pages = self.pages(request)
+        return HTMLResponse(await run_in_threadpool(pages.card, *_repo_args(p)))
+
+    async def page_files(self, request: Request, rev: str, **p: str) -> Response:
+        pages = self.pages(request)
+        return HTMLResponse(await run_in_threadpool(pages.files, *_repo_args(p), rev))
+
+    async def page_history(self, request: Request, rev: str, **p: str) -> Response:
+        pages = self.pages(request)
+        return HTMLResponse(await run_in_threadpool(pages.history, *_repo_args(p), rev))
+
+    async def page_commit(self, request: Request, sha: str, **p: str) -> Response:
+        pages = self.pages(request)
+        return HTMLResponse(await run_in_threadpool(pages.commit, *_repo_args(p), sha))
+
+    async def page_compare(self, request: Request, old: str, new: str, **p: str) -> Response:
+        pages = self.pages(request)
+        return HTMLResponse(await run_in_threadpool(pages.compare, *_repo_args(p), old, new))
 
     # --- read views ----------------------------------------------------------------------
     def info(self, repo_type: str, repo_id: str, revision: str) -> dict[str, Any]:
@@ -412,7 +453,7 @@ class HubApp:
             header.get("summary") or "update", header.get("description") or "",
             header.get("parentCommit"), create_pr,
         )  # fmt: skip
-        base = f"{str(request.base_url).rstrip('/')}/{PREFIX[repo_type]}{repo_id}"
+        base = repo_url(str(request.base_url), repo_type, repo_id)
         body = {"success": True, "commitOid": sha, "commitUrl": f"{base}/commit/{sha}"}
         if pr is not None:
             body["pullRequestUrl"] = f"{base}/discussions/{pr}"
@@ -528,10 +569,6 @@ def create_app(root: Path | str, token: str, trust: Trust | None = None,
     hub = HubApp(Store(root), token, trust, crash_after_bytes)
     methods = ["GET", "HEAD", "POST", "PUT", "DELETE"]
     return Starlette(routes=[Route("/{path:path}", hub.handle, methods=methods)])
-
-
-def repo_url(endpoint: str, repo_type: str, repo_id: str) -> str:
-    return f"{endpoint.rstrip('/')}/{PREFIX[repo_type]}{quote(repo_id)}"
 
 
 class BackgroundHub(BackgroundServer):

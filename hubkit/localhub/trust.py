@@ -35,12 +35,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hubkit.errors import UsageError
 from hubkit.localhub.store import HubError, check_repo_id
+from hubkit.repos import parse_repo_path, repo_path
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 LEEWAY = 5  # seconds of clock skew tolerated on exp/iat/nbf
-REPO_PREFIX = {"datasets": "dataset", "spaces": "space"}
 
 
 class _Strict(BaseModel):
@@ -83,25 +83,18 @@ class Grant:
         return self.admin or self.repo == (repo_type, repo_id)
 
     def __str__(self) -> str:
-        return "every repo" if self.admin or self.repo is None else resource_name(*self.repo)
-
-
-def resource_name(repo_type: str, repo_id: str) -> str:
-    return {"model": "", "dataset": "datasets/", "space": "spaces/"}[repo_type] + repo_id
+        return "every repo" if self.admin or self.repo is None else repo_path(*self.repo)
 
 
 def parse_resource(resource: str) -> tuple[str, str]:
     """`ns/name`, `datasets/ns/name` or `spaces/ns/name` -> (repo_type, repo_id)."""
-    parts = resource.strip("/").split("/")
-    repo_type = "model"
-    if len(parts) == 3 and parts[0] in REPO_PREFIX:
-        repo_type, parts = REPO_PREFIX[parts[0]], parts[1:]
-    if len(parts) != 2:
+    parsed = parse_repo_path(resource)
+    if parsed is None:
         raise Refused(
             f"resource {resource!r}: expected a repo (namespace/name, datasets/namespace/name, spaces/namespace/name)"
         )
-    check_repo_id("/".join(parts))
-    return repo_type, "/".join(parts)
+    check_repo_id(parsed[1])
+    return parsed
 
 
 def _digest(token: str) -> str:
