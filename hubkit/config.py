@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
 
 from hubkit.errors import ConfigError
 
@@ -224,6 +224,17 @@ class Space(_Strict):
     models: list[str] = Field(min_length=1)
     app: Path = Path("../spaces/compare")  # the Space's source folder; relative to this config file
     max_new_tokens: PositiveInt = 1024
+    hardware: str | None = None  # suggested_hardware in the card, e.g. zero-a10g, cpu-basic
+
+    @field_validator("hardware")
+    @classmethod
+    def _known_hardware(cls, value: str | None) -> str | None:
+        from huggingface_hub import SpaceHardware
+
+        known = [h.value for h in SpaceHardware]
+        if value is not None and value not in known:
+            raise ValueError(f"unknown Space hardware {value!r}; one of {', '.join(known)}")
+        return value
 
 
 class Release(_Strict):

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,7 @@ from hubkit import pipeline
 from hubkit.config import load_release
 from hubkit.hub.publish import publish_release
 from hubkit.workspace import Workspace
-from tests.conftest import copy_project, fixture_models, free_port
+from tests.conftest import ROOT, copy_project, fixture_models, free_port
 
 SCRIPT = """
 import json, sys
@@ -25,7 +26,7 @@ from gradio_client import Client
 client = Client(f"http://127.0.0.1:{port}/", verbose=False)
 out = client.predict("What is 6 times 7?", 16, api_name="/compare")
 print("RESULT " + json.dumps({"out": list(out), "split": app.split_reasoning("<think>a</think> b"),
-                             "open": app.split_reasoning("still thinking")}))
+                             "open": app.split_reasoning("still thinking", opened=True)}))
 app.demo.close()
 """
 
@@ -51,7 +52,14 @@ def test_the_published_space_answers_with_every_model(tmp_path, hub):
 
     space = snapshot_download("hubkit-demo/tiny-qwen3-compare", repo_type="space", endpoint=hub.url,
                               cache_dir=str(tmp_path / "cache"))  # fmt: skip
-    assert {"app.py", "requirements.txt", "space_config.json", "README.md"} <= set(os.listdir(space))
+    assert {"app.py", "requirements.txt", "space_config.json", "README.md", "reasoning.py"} <= set(os.listdir(space))
+    # The splitter is hubkit's own file, byte for byte, not a second copy kept by hand.
+    assert (Path(space) / "reasoning.py").read_bytes() == (ROOT / "hubkit" / "llm" / "reasoning.py").read_bytes()
+    assert cfg["benchmark"] == "hubkit-demo/tiny-cmdr-bench" and cfg["details"] == "hubkit-demo/tiny-cmdr-bench-details"
+    from importlib.metadata import version
+
+    card = (Path(space) / "README.md").read_text()
+    assert f"sdk_version: {version('gradio')}" in card and "suggested_hardware: cpu-basic" in card
     env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_DISABLE_XET": "1", "GRADIO_ANALYTICS_ENABLED": "False",
            "HF_HOME": str(tmp_path / "hf"), "NO_PROXY": "127.0.0.1,localhost"}  # fmt: skip
     r = subprocess.run([sys.executable, "-c", SCRIPT, str(free_port())], cwd=space, env=env,
@@ -60,4 +68,53 @@ def test_the_published_space_answers_with_every_model(tmp_path, hub):
     assert line, r.stderr[-3000:]
     result = json.loads(line[len("RESULT ") :])
     assert len(result["out"]) == 2 * len(models) and all(isinstance(x, str) and x for x in result["out"])
-    assert result["split"] == ["a", "b"] and result["open"] == ["still thinking", ""]
+    assert result["split"] == ["a", "b", True] and result["open"] == ["still thinking", "", False]
+
+
+def space_of(config):
+    from hubkit.artifacts.space import artifacts
+
+    return artifacts(load_release(config))[0]
+
+
+def test_the_app_folder_is_copied_with_its_subfolders_and_nested_changes_rebuild(demo_config, tmp_path):
+    from hubkit.artifacts.base import BuildContext
+
+    app = demo_config.parent.parent / "spaces" / "compare"
+    (app / "assets" / "nested").mkdir(parents=True)
+    (app / "assets" / "nested" / "note.txt").write_text("one")
+    (app / "__pycache__").mkdir()
+    (app / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0")
+    space = space_of(demo_config)
+    assert space.inputs == ("tiny-cmdr-bench", "tiny-cmdr-bench-details")  # what its tabs read
+    before = space.spec()
+    out = tmp_path / "out"
+    out.mkdir()
+    space.build(BuildContext(space.release, out, {}, report=lambda m: None))
+    built = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert {"app.py", "requirements.txt", "reasoning.py", "space_config.json", "assets/nested/note.txt"} <= built
+    assert not any("__pycache__" in p for p in built)
+    (app / "assets" / "nested" / "note.txt").write_text("two")
+    assert space_of(demo_config).spec() != before  # a nested change makes the Space stale
+
+
+@pytest.mark.parametrize("name", ["reasoning.py", "space_config.json"])
+def test_an_app_file_hubkit_would_overwrite_is_refused(demo_config, tmp_path, name):
+    from hubkit.artifacts.base import BuildContext
+    from hubkit.errors import UsageError
+
+    app = demo_config.parent.parent / "spaces" / "compare"
+    (app / name).write_text("# a hand-kept copy\n")
+    space = space_of(demo_config)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(UsageError, match=f"{name}: hubkit writes this file"):
+        space.build(BuildContext(space.release, out, {}, report=lambda m: None))
+
+
+def test_unknown_space_hardware_is_a_config_error(demo_config):
+    from hubkit.errors import ConfigError
+
+    demo_config.write_text(demo_config.read_text().replace("hardware: cpu-basic", "hardware: h100-huge"))
+    with pytest.raises(ConfigError, match="unknown Space hardware 'h100-huge'"):
+        load_release(demo_config)

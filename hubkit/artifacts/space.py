@@ -7,7 +7,26 @@ from pathlib import Path
 from typing import Any
 
 from hubkit.artifacts.base import Artifact, BuildContext
+from hubkit.artifacts.evaluation import details_name
 from hubkit.config import Release, Space
+
+SHARED = {"reasoning.py": Path(__file__).parents[1] / "llm" / "reasoning.py"}  # copied into the app
+GENERATED = {"space_config.json", *SHARED}
+_SKIP = {"__pycache__", ".ipynb_checkpoints", ".DS_Store"}
+
+
+def app_files(app: Path) -> list[Path]:
+    """Every file of the app folder, subfolders included (paths relative to it), caches left out."""
+    if not (app / "app.py").is_file():
+        from hubkit.errors import UsageError
+
+        raise UsageError(f"{app}: no app.py (space.app must be the Space's folder)")
+    out = []
+    for path in sorted(app.rglob("*")):
+        rel = path.relative_to(app)
+        if path.is_file() and not _SKIP & set(rel.parts) and path.suffix != ".pyc":
+            out.append(rel)
+    return out
 
 
 @dataclass
@@ -20,21 +39,32 @@ class SpaceArtifact(Artifact):
         from hubkit.workspace import file_sha256
 
         app = self.release.resolve(self.section.app)
-        files = {p.name: file_sha256(p) for p in sorted(app.iterdir()) if p.is_file()}
-        return {"space": self.section.model_dump(mode="json"), "app_sha256": files}
+        files = {str(p): file_sha256(app / p) for p in app_files(app)}
+        shared = {name: file_sha256(src) for name, src in SHARED.items()}
+        return {"space": self.section.model_dump(mode="json"), "app_sha256": files, "shared_sha256": shared}
 
     def build(self, ctx: BuildContext) -> None:
         import json
         import shutil
 
         app = self.release.resolve(self.section.app)
-        for f in sorted(app.iterdir()):
-            if f.is_file() and f.name != "space_config.json":
-                shutil.copy2(f, ctx.out / f.name)
+        for rel in app_files(app):
+            if str(rel) in GENERATED:
+                from hubkit.errors import UsageError
+
+                raise UsageError(f"{app / rel}: hubkit writes this file into the Space; remove it from the app")
+            (ctx.out / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(app / rel, ctx.out / rel)
+        for name, src in SHARED.items():
+            shutil.copy2(src, ctx.out / name)
+        rel, bench = self.release, self.release.benchmark
         config = {
             "title": self.section.title or self.name,
-            "models": [self.release.model_ref(r) for r in self.section.models],
+            "models": [rel.model_ref(r) for r in self.section.models],
             "max_new_tokens": self.section.max_new_tokens,
+            # Read by repo id on the Hub (the Space's Benchmark and Cases tabs); None: not published.
+            "benchmark": rel.repo_id(bench.name) if bench else None,
+            "details": rel.repo_id(details_name(bench)) if bench and bench.evaluate else None,
         }
         (ctx.out / "space_config.json").write_text(json.dumps(config, indent=1) + "\n")
         ctx.report(f"{self.name}: Gradio app for {len(config['models'])} models")
@@ -51,11 +81,18 @@ class SpaceArtifact(Artifact):
 
         rel = self.release
         datasets = [rel.repo_id(rel.benchmark.name)] if rel.benchmark else []
+        from importlib.metadata import version
+
+        extra = {"suggested_hardware": self.section.hardware} if self.section.hardware else {}
         return SpaceCardData(
-            title=ctx["title"], sdk="gradio", app_file="app.py", license=rel.license,
-            models=ctx["models"], datasets=datasets, tags=["hubkit", "comparison"],
+            title=ctx["title"], sdk="gradio", sdk_version=version("gradio"), app_file="app.py",
+            license=rel.license, models=ctx["models"], datasets=datasets, tags=["hubkit", "comparison"], **extra,
         )  # fmt: skip
 
 
 def artifacts(release: Release) -> list[Artifact]:
-    return [SpaceArtifact(release.space.name, release, section=release.space)] if release.space else []
+    if not release.space:
+        return []
+    bench = release.benchmark
+    inputs = (bench.name, *([details_name(bench)] if bench.evaluate else [])) if bench else ()
+    return [SpaceArtifact(release.space.name, release, inputs=inputs, section=release.space)]

@@ -10,7 +10,9 @@ import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
-OPEN, CLOSE = "<think>", "</think>"
+from hubkit.llm.reasoning import CLOSE, OPEN, split_reasoning
+
+__all__ = ["CLOSE", "OPEN", "ChatRequest", "ChatResult", "derive_seed", "split_reasoning"]
 
 
 @dataclass(frozen=True)
@@ -53,25 +55,6 @@ class ChatResult:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ChatResult:
         return cls(**data)
-
-
-def split_reasoning(text: str, opened: bool = False) -> tuple[str | None, str, bool]:
-    """(reasoning, answer, closed) of a model's raw text: the one reasoning splitter.
-
-    `opened`: the prompt already opened `<think>` (Qwen3-Thinking templates pre-fill it), so
-    the text starts inside the reasoning. A `<think>` never closed leaves no answer.
-    """
-    body = text.lstrip()
-    if body.startswith(OPEN):
-        body, opened = body[len(OPEN) :], True
-    elif CLOSE in body and OPEN not in body.split(CLOSE, 1)[0]:
-        opened = True  # a closing tag alone: the template pre-filled the opening one
-    if not opened:
-        return None, text.strip(), True
-    if CLOSE not in body:
-        return body.strip("\n"), "", False
-    reasoning, answer = body.split(CLOSE, 1)
-    return reasoning.strip("\n"), answer.strip(), True
 
 
 def derive_seed(base: int, *parts: object) -> int:

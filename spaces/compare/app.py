@@ -1,31 +1,21 @@
 """The family's models side by side: one question, every model's reasoning and answer.
 
-hubkit publishes this folder as the release's Gradio Space, with `space_config.json` naming
-the models (Hub repo ids). Models load on first use and stay cached.
+hubkit publishes this folder (subfolders included) as the release's Gradio Space, adding
+`space_config.json` (the models' Hub repo ids, the benchmark and evaluation-details datasets)
+and `reasoning.py` (hubkit's one reasoning splitter). Models load on first use and stay cached.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from functools import cache
 from pathlib import Path
 
 import gradio as gr
+from reasoning import OPEN, split_reasoning  # hubkit/llm/reasoning.py, copied in when hubkit builds the Space
 
 CONFIG = json.loads((Path(__file__).parent / "space_config.json").read_text())
 MODELS: list[str] = CONFIG["models"]
-
-
-def split_reasoning(text: str) -> tuple[str, str]:
-    """(reasoning, answer) of a thinking model's output; an unfinished <think> is all reasoning."""
-    text = text.replace("<|im_end|>", "").replace("<|endoftext|>", "")
-    if "</think>" in text:
-        reasoning, answer = text.split("</think>", 1)
-        return reasoning.replace("<think>", "").strip(), answer.strip()
-    if "<think>" in text or CONFIG.get("thinking", True):
-        return re.sub(r"^\s*<think>", "", text).strip(), ""
-    return "", text.strip()
 
 
 @cache
@@ -37,18 +27,23 @@ def load(model_id: str):
     return tokenizer, model
 
 
-def answer(model_id: str, question: str, max_new_tokens: int) -> tuple[str, str]:
+def answer(model_id: str, question: str, max_new_tokens: int) -> tuple[str | None, str, bool]:
+    """(reasoning, answer, closed) of one model's greedy answer."""
     import torch
 
     tokenizer, model = load(model_id)
-    enc = tokenizer.apply_chat_template(
-        [{"role": "user", "content": question}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": question}], add_generation_prompt=True, tokenize=False
     )
+    enc = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
     torch.manual_seed(0)
     with torch.no_grad():
         out = model.generate(**enc, max_new_tokens=int(max_new_tokens), do_sample=False)
-    # The generation prompt already opened <think>: the continuation is reasoning until </think>.
-    return split_reasoning(tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=False))
+    text = tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=False)
+    for special in {tokenizer.eos_token, tokenizer.pad_token, "<|im_end|>", "<|endoftext|>"} - {None}:
+        text = text.replace(special, "")
+    # Qwen3-Thinking's generation prompt opens <think> itself: the continuation starts inside it.
+    return split_reasoning(text, opened=prompt.rstrip().endswith(OPEN))
 
 
 def compare(question: str, max_new_tokens: int) -> list[str]:
@@ -57,8 +52,10 @@ def compare(question: str, max_new_tokens: int) -> list[str]:
         raise gr.Error("Ask a question first.")
     outputs = []
     for model_id in MODELS:
-        reasoning, final = answer(model_id, question, max_new_tokens)
-        outputs += [final or "_(no final answer within the token budget)_", reasoning or "_(none)_"]
+        reasoning, final, closed = answer(model_id, question, max_new_tokens)
+        if not closed:
+            final = "_(still reasoning when the token budget ran out: no final answer)_"
+        outputs += [final or "_(empty answer)_", reasoning or "_(none)_"]
     return outputs
 
 
