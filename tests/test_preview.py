@@ -215,3 +215,18 @@ def test_preview_in_a_browser(two_versions, browser, shots):
     assert page.evaluate("window.pwned") is None and dialogs == []
     assert page.evaluate("document.scripts.length") == 0
     page.close()
+
+
+def test_unbuilt_link_targets_are_reported_but_only_unknown_ones_stop_a_publish(demo_config, tmp_path):
+    from hubkit.errors import HubkitError
+    from tests.conftest import run_cli
+
+    rel, ws = load_release(demo_config), Workspace(tmp_path / "ws")
+    pipeline.build(rel, ws, [d.name for d in rel.datasets], report=lambda m: None)  # students not built
+    pipeline.cards(rel, ws, report=lambda m: None, strict=True)  # datasets may go out before the models
+    r = run_cli("cards", "lint", "-c", str(demo_config), "-w", str(ws.root))
+    assert r.returncode == 1 and "hubkit-demo/tiny-qwen3-a-distilled is not built" in r.stdout
+    template = demo_config.parent.parent / "cards" / "dataset.md.j2"
+    template.write_text(template.read_text() + "\nSee also [this](https://huggingface.co/hubkit-demo/no-such-model).\n")
+    with pytest.raises(HubkitError, match="no-such-model is not an artifact of this release"):
+        pipeline.cards(rel, ws, report=lambda m: None, strict=True)
