@@ -126,6 +126,21 @@ def test_cards_lint_reports_links_that_point_nowhere():
     assert len(lint_release(rel, {"hubkit-demo/tiny-qwen3-slerp": card}, built=built_all)) == 2
 
 
+def test_unbuilt_link_targets_are_reported_but_only_unknown_ones_stop_a_publish(demo_config, tmp_path):
+    from hubkit.errors import HubkitError
+    from tests.conftest import run_cli
+
+    rel, ws = load_release(demo_config), Workspace(tmp_path / "ws")
+    pipeline.build(rel, ws, [d.name for d in rel.datasets], report=lambda m: None)  # students not built
+    pipeline.cards(rel, ws, report=lambda m: None, strict=True)  # datasets may go out before the models
+    r = run_cli("cards", "lint", "-c", str(demo_config), "-w", str(ws.root))
+    assert r.returncode == 1 and "hubkit-demo/tiny-qwen3-a-distilled is not built" in r.stdout
+    template = demo_config.parent.parent / "cards" / "dataset.md.j2"
+    template.write_text(template.read_text() + "\nSee also [this](https://huggingface.co/hubkit-demo/no-such-model).\n")
+    with pytest.raises(HubkitError, match="no-such-model is not an artifact of this release"):
+        pipeline.cards(rel, ws, report=lambda m: None, strict=True)
+
+
 # --- in a real browser ------------------------------------------------------------------------
 def find_browser() -> str | None:
     for name in (os.environ.get("HUBKIT_BROWSER"), "chromium", "google-chrome", "google-chrome-stable", "chrome"):
@@ -134,8 +149,11 @@ def find_browser() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def browser():
+    """Function-scoped on purpose: Playwright's sync API keeps an asyncio loop running in this
+    thread while it is open, and code under test that calls asyncio.run() (dataset generation)
+    fails inside it."""
     path = find_browser()
     if path is None:
         if os.environ.get("CI"):
@@ -216,17 +234,3 @@ def test_preview_in_a_browser(two_versions, browser, shots):
     assert page.evaluate("document.scripts.length") == 0
     page.close()
 
-
-def test_unbuilt_link_targets_are_reported_but_only_unknown_ones_stop_a_publish(demo_config, tmp_path):
-    from hubkit.errors import HubkitError
-    from tests.conftest import run_cli
-
-    rel, ws = load_release(demo_config), Workspace(tmp_path / "ws")
-    pipeline.build(rel, ws, [d.name for d in rel.datasets], report=lambda m: None)  # students not built
-    pipeline.cards(rel, ws, report=lambda m: None, strict=True)  # datasets may go out before the models
-    r = run_cli("cards", "lint", "-c", str(demo_config), "-w", str(ws.root))
-    assert r.returncode == 1 and "hubkit-demo/tiny-qwen3-a-distilled is not built" in r.stdout
-    template = demo_config.parent.parent / "cards" / "dataset.md.j2"
-    template.write_text(template.read_text() + "\nSee also [this](https://huggingface.co/hubkit-demo/no-such-model).\n")
-    with pytest.raises(HubkitError, match="no-such-model is not an artifact of this release"):
-        pipeline.cards(rel, ws, report=lambda m: None, strict=True)
