@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+HUB = "https://huggingface.co"
 PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
 _TYPES = {"datasets": "dataset", "spaces": "space"}
 

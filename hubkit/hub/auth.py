@@ -19,9 +19,8 @@ import time
 
 from hubkit import secrets
 from hubkit.errors import UsageError
-from hubkit.repos import repo_path
+from hubkit.repos import HUB, repo_path
 
-HUB = "https://huggingface.co"
 REFRESH_MARGIN = 300  # seconds: re-exchange this long before a token expires
 
 
@@ -53,7 +52,6 @@ class Credentials:
         # the Hub exchanges for.
         os.environ.pop("HF_OIDC_RESOURCE", None)
         self._exchanged: dict[str, tuple[str, float]] = {}
-        secrets.from_env("HF_OIDC_ID_TOKEN")
 
     @property
     def mode(self) -> str:

@@ -11,6 +11,7 @@ repo at the shown revision. No JavaScript.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable
 from html import escape
@@ -21,9 +22,8 @@ import yaml
 
 from hubkit.cards.lint import split_card
 from hubkit.localhub.store import REPO_TYPES, HubError, Store
-from hubkit.repos import human_bytes, repo_path, repo_url
+from hubkit.repos import HUB, human_bytes, repo_path, repo_url
 
-HUB = "https://huggingface.co"
 _HUB_REPO = re.compile(r"^(?:(datasets|spaces)/)?([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)(/.*)?$")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 CARD_FIELDS = ("license", "base_model", "base_model_relation", "datasets", "pipeline_tag", "library_name", "sdk",
@@ -85,7 +85,9 @@ class Pages:
         except HubError:
             return False
 
+    @functools.cached_property
     def namespaces(self) -> set[str]:
+        """Namespaces this hub holds (read once per page: every link asks)."""
         return {m["id"].split("/")[0] for t in REPO_TYPES for m in self.store.repos(t)}
 
     def link(self, href: str, repo_type: str, repo_id: str, rev: str) -> tuple[str, str | None]:
@@ -97,7 +99,7 @@ class Pages:
             kind = {"datasets": "dataset", "spaces": "space"}.get(m.group(1) or "", "model")
             if self.exists(kind, m.group(2)):
                 return base_url(kind, m.group(2)) + (m.group(3) or ""), None
-            if m.group(2).split("/")[0] in self.namespaces():
+            if m.group(2).split("/")[0] in self.namespaces:
                 return href, f"{repo_path(kind, m.group(2))} is not on this hub"
             return href, None
         if _SCHEME.match(href) or href.startswith(("/", "#", "//")):

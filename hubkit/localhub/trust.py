@@ -31,8 +31,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from hubkit.config import _Strict
 from hubkit.errors import UsageError
 from hubkit.localhub.store import HubError, check_repo_id
 from hubkit.repos import parse_repo_path, repo_path
@@ -41,10 +42,6 @@ GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 LEEWAY = 5  # seconds of clock skew tolerated on exp/iat/nbf
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class IssuerRule(_Strict):
