@@ -217,6 +217,42 @@ class Benchmark(_Strict):
     results: Path | None = None
 
 
+class SpaceBackend(_Strict):
+    """Where the Space's models run: `local` (transformers in the Space; ZeroGPU when the
+    hardware is) or an OpenAI-compatible `endpoint` (e.g. Inference Providers' router)."""
+
+    kind: Literal["local", "endpoint"] = "local"
+    base_url: str | None = None
+    api_key_env: str | None = None  # the name of the Space secret holding the key
+    served: dict[str, str] = Field(default_factory=dict)  # space model -> the endpoint's model name
+
+    @model_validator(mode="after")
+    def _endpoint_needs_url(self) -> SpaceBackend:
+        if self.kind == "endpoint" and not self.base_url:
+            raise ValueError("an endpoint backend needs base_url")
+        if self.api_key_env and not self.api_key_env.isidentifier():
+            raise ValueError("api_key_env must name a Space secret, not hold a key")
+        return self
+
+
+class SpaceLimits(_Strict):
+    """What one visitor may ask of the Space; beyond it they get a friendly message."""
+
+    max_prompt_chars: PositiveInt = 4000
+    queue_size: PositiveInt = 16  # requests waiting, all visitors together
+    concurrency: PositiveInt = 2  # comparisons generating at once
+    requests_per_minute: PositiveInt = 6  # per visitor session
+    votes_per_hour: PositiveInt = 60  # per visitor session
+
+
+class Arena(_Strict):
+    """Blind A/B votes, appended to a dataset repo of the release namespace by the Space itself."""
+
+    votes: RepoName
+    min_votes: PositiveInt = 30  # the scoreboard stays hidden below this
+    every_minutes: Annotated[float, Field(gt=0)] = 5.0  # how often the Space commits new votes
+
+
 class Space(_Strict):
     name: RepoName
     title: str | None = None
@@ -225,6 +261,9 @@ class Space(_Strict):
     app: Path = Path("../spaces/compare")  # the Space's source folder; relative to this config file
     max_new_tokens: PositiveInt = 1024
     hardware: str | None = None  # suggested_hardware in the card, e.g. zero-a10g, cpu-basic
+    backend: SpaceBackend = Field(default_factory=SpaceBackend)
+    limits: SpaceLimits = Field(default_factory=SpaceLimits)
+    arena: Arena | None = None
 
     @field_validator("hardware")
     @classmethod
@@ -277,6 +316,8 @@ def _reference_problems(rel: Release) -> list[tuple[tuple, str]]:
     for key in ("merge", "benchmark", "space"):
         if (section := getattr(rel, key)) is not None:
             named.append(((key, "name"), section.name))
+    if rel.space and rel.space.arena:
+        named.append((("space", "arena", "votes"), rel.space.arena.votes))
     for loc, name in named:
         if name in seen:
             problems.append((loc, f"duplicate artifact name {name!r}"))
@@ -294,6 +335,10 @@ def _reference_problems(rel: Release) -> list[tuple[tuple, str]]:
         refs += [(("benchmark", "evaluate", i), r) for i, r in enumerate(rel.benchmark.evaluate)]
     if rel.space:
         refs += [(("space", "models", i), r) for i, r in enumerate(rel.space.models)]
+    if rel.space:
+        for key in rel.space.backend.served:
+            if key not in rel.space.models:
+                problems.append((("space", "backend", "served", key), "not one of space.models"))
     for loc, ref in refs:
         if ref not in models and "/" not in ref:
             known = ", ".join(sorted(models)) or "none"

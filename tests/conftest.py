@@ -146,3 +146,39 @@ def api(hub):
     from hubkit.hub.auth import hf_api
 
     return hf_api(hub.url, hub.token)
+
+
+def find_browser() -> str | None:
+    for name in (os.environ.get("HUBKIT_BROWSER"), "chromium", "google-chrome", "google-chrome-stable", "chrome"):
+        if name and (path := shutil.which(name)):
+            return path
+    return None
+
+
+@pytest.fixture
+def browser():
+    """Chromium through Playwright, headless; never `playwright install` (.ci/run finds or apt-installs one).
+
+    Function-scoped on purpose: Playwright's sync API keeps an asyncio loop running in this
+    thread while it is open, and code under test that calls asyncio.run() (dataset generation)
+    fails inside it; build what a browser test needs in a fixture of wider scope."""
+    path = find_browser()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("no Chromium/Chrome on this CI machine: .ci/run installs Debian's chromium")
+        pytest.skip("no Chromium/Chrome here (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, headless=True, args=flags)
+        yield b
+        b.close()
+
+
+def output_dir(name: str) -> Path:
+    """A folder for what a reviewer should look at (screenshots): test-output/<name>, gitignored."""
+    out = Path(os.environ.get("HUBKIT_TEST_OUTPUT") or ROOT / "test-output") / name
+    out.mkdir(parents=True, exist_ok=True)
+    return out

@@ -7,9 +7,7 @@ $HUBKIT_TEST_OUTPUT) for a reviewer to look at.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 
 import httpx
@@ -22,7 +20,7 @@ from hubkit.config import load_release
 from hubkit.hub.auth import hf_api
 from hubkit.hub.publish import publish_release
 from hubkit.workspace import Workspace
-from tests.conftest import CONFIGS, ROOT, HubProcess, built_demo
+from tests.conftest import CONFIGS, HubProcess, built_demo, output_dir
 
 HOSTILE = """---
 license: apache-2.0
@@ -142,38 +140,9 @@ def test_unbuilt_link_targets_are_reported_but_only_unknown_ones_stop_a_publish(
 
 
 # --- in a real browser ------------------------------------------------------------------------
-def find_browser() -> str | None:
-    for name in (os.environ.get("HUBKIT_BROWSER"), "chromium", "google-chrome", "google-chrome-stable", "chrome"):
-        if name and (path := shutil.which(name)):
-            return path
-    return None
-
-
-@pytest.fixture
-def browser():
-    """Function-scoped on purpose: Playwright's sync API keeps an asyncio loop running in this
-    thread while it is open, and code under test that calls asyncio.run() (dataset generation)
-    fails inside it."""
-    path = find_browser()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("no Chromium/Chrome on this CI machine: .ci/run installs Debian's chromium")
-        pytest.skip("no Chromium/Chrome here (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, headless=True, args=flags)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def shots() -> Path:
-    out = Path(os.environ.get("HUBKIT_TEST_OUTPUT") or ROOT / "test-output") / "preview"
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    return output_dir("preview")
 
 
 def test_preview_in_a_browser(two_versions, browser, shots):
@@ -233,4 +202,3 @@ def test_preview_in_a_browser(two_versions, browser, shots):
     assert page.evaluate("window.pwned") is None and dialogs == []
     assert page.evaluate("document.scripts.length") == 0
     page.close()
-

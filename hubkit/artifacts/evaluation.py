@@ -2,8 +2,9 @@
 
 Inputs are the evaluated release models and the benchmark, so a rebuilt model makes the
 evaluation stale; rebuilding it asks only that model again (the others' samples come from
-their journals). Output: per-sample details (parquet) and `results.json` (the schema of
-hubkit/bench/results.py), which model cards and `.eval_results` read.
+their journals). Output: per-sample details (parquet), `results.json` (the schema of
+hubkit/bench/results.py), which model cards and `.eval_results` read, and `summary.json`
+(the formatted table, intervals, truncation and claims), which the Space reads by repo id.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from hubkit.artifacts.base import Artifact, BuildContext, size_category, write_p
 from hubkit.config import Benchmark, Release
 
 RESULTS = "results.json"
+SUMMARY = "summary.json"  # the card's benchmark section as data: what the Space's Benchmark tab shows
 DETAILS = "data/details-00000-of-00001.parquet"
 
 
@@ -45,7 +47,11 @@ class Evaluation(Artifact):
     def spec(self) -> dict[str, Any]:
         from hubkit.bench.evaluate import setup
 
-        return {"evaluate": [self.release.model_ref(r) for r in self.section.evaluate], "setup": setup(self.section)}
+        return {
+            "evaluate": [self.release.model_ref(r) for r in self.section.evaluate],
+            "setup": setup(self.section),
+            "outputs": [RESULTS, SUMMARY, DETAILS],  # a new output file makes built evaluations stale
+        }
 
     def _targets(self, ctx: BuildContext) -> list:
         from hubkit.bench.evaluate import Target
@@ -73,7 +79,10 @@ class Evaluation(Artifact):
         write_parquet(rows, features, ctx.out / DETAILS)
         (ctx.out / RESULTS).write_text(results.model_dump_json(indent=1) + "\n")
         from hubkit.cards.charts import grouped_bars
-        from hubkit.cards.render import CHART
+        from hubkit.cards.render import CHART, results_context
+
+        summary = results_context(results, None)
+        (ctx.out / SUMMARY).write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
 
         (ctx.out / CHART).parent.mkdir(parents=True)
         (ctx.out / CHART).write_bytes(grouped_bars(results))

@@ -29,6 +29,18 @@ def app_files(app: Path) -> list[Path]:
     return out
 
 
+def examples(bench: Path, level: int = 5) -> list[str]:
+    """One CMDR-Bench question per category (the one nearest `level`): the Space's examples."""
+    import pyarrow.parquet as pq
+
+    rows = [r for f in sorted((bench / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    best: dict[int, dict] = {}
+    for r in rows:
+        if r["category"] not in best or abs(r["level"] - level) < abs(best[r["category"]]["level"] - level):
+            best[r["category"]] = r
+    return [best[c]["message"] for c in sorted(best)]
+
+
 @dataclass
 class SpaceArtifact(Artifact):
     kind = "space"
@@ -57,14 +69,20 @@ class SpaceArtifact(Artifact):
             shutil.copy2(app / rel, ctx.out / rel)
         for name, src in SHARED.items():
             shutil.copy2(src, ctx.out / name)
-        rel, bench = self.release, self.release.benchmark
+        rel, bench, sec = self.release, self.release.benchmark, self.section
+        backend = sec.backend.model_dump(mode="json")
+        backend["served"] = {rel.model_ref(k): v for k, v in sec.backend.served.items()}
         config = {
-            "title": self.section.title or self.name,
-            "models": [rel.model_ref(r) for r in self.section.models],
-            "max_new_tokens": self.section.max_new_tokens,
+            "title": sec.title or self.name,
+            "models": [rel.model_ref(r) for r in sec.models],
+            "max_new_tokens": sec.max_new_tokens,
             # Read by repo id on the Hub (the Space's Benchmark and Cases tabs); None: not published.
             "benchmark": rel.repo_id(bench.name) if bench else None,
             "details": rel.repo_id(details_name(bench)) if bench and bench.evaluate else None,
+            "examples": examples(ctx.inputs[bench.name]) if bench and bench.name in ctx.inputs else [],
+            "backend": backend,
+            "limits": sec.limits.model_dump(mode="json"),
+            "arena": sec.arena and {**sec.arena.model_dump(mode="json"), "votes": rel.repo_id(sec.arena.votes)},
         }
         (ctx.out / "space_config.json").write_text(json.dumps(config, indent=1) + "\n")
         ctx.report(f"{self.name}: Gradio app for {len(config['models'])} models")

@@ -18,11 +18,12 @@ from typing import Any
 from hubkit.config import ChatEndpoint
 from hubkit.errors import HubkitError, UsageError
 from hubkit.llm import ChatRequest, ChatResult, split_reasoning
+from hubkit.llm.reasoning import field as _field
+from hubkit.llm.reasoning import reasoning_of as _reasoning_of
 from hubkit.secrets import from_env, redact
 
 RETRY_STATUS = {408, 409, 425, 429}
 BACKOFF_BASE, BACKOFF_CAP = 0.5, 30.0
-REASONING_FIELDS = ("reasoning_content", "reasoning")  # DashScope/Moonshot/DeepSeek; current vLLM
 
 
 class _Window:
@@ -53,21 +54,6 @@ class _Window:
     def spend(self, tokens: int) -> None:
         if self.tpm and tokens:
             self.tokens.append((time.monotonic(), tokens))
-
-
-def _field(obj: Any, name: str) -> Any:
-    value = getattr(obj, name, None)
-    if value is None:
-        value = (getattr(obj, "model_extra", None) or {}).get(name)
-    return value
-
-
-def _reasoning_of(obj: Any) -> str | None:
-    for name in REASONING_FIELDS:
-        value = _field(obj, name)
-        if isinstance(value, str):
-            return value
-    return None
 
 
 def make_result(reasoning: str | None, content: str, finish: str | None, usage: Any, latency: float,

@@ -6,7 +6,27 @@ import hubkit on the Hub) gets this very file copied in when hubkit builds it.
 
 from __future__ import annotations
 
+from typing import Any
+
 OPEN, CLOSE = "<think>", "</think>"
+REASONING_FIELDS = ("reasoning_content", "reasoning")  # DashScope/Moonshot/DeepSeek; current vLLM
+
+
+def field(obj: Any, name: str) -> Any:
+    """An attribute of an openai SDK object, or the same name among the fields the SDK did not model."""
+    value = getattr(obj, name, None)
+    if value is None:
+        value = (getattr(obj, "model_extra", None) or {}).get(name)
+    return value
+
+
+def reasoning_of(obj: Any) -> str | None:
+    """The separate reasoning text of a message or stream delta, whichever field the server uses."""
+    for name in REASONING_FIELDS:
+        value = field(obj, name)
+        if isinstance(value, str):
+            return value
+    return None
 
 
 def split_reasoning(text: str, opened: bool = False) -> tuple[str | None, str, bool]:
