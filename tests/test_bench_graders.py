@@ -53,6 +53,45 @@ def test_python_runs_hidden_tests_in_the_sandbox():
     assert not v.passed
 
 
+# Answers that stop the tests before they run, or return values that compare equal to anything:
+# each one passed the hidden tests before the harness asked for proof and compared strictly.
+EXPLOITS = {
+    "sys.exit at import": "import sys\nsys.exit(0)\ndef dedupe(xs):\n    return xs",
+    "os._exit at import": "import os\nos._exit(0)",
+    "SystemExit at import": "raise SystemExit",
+    "exit in the function": "def dedupe(xs):\n    raise SystemExit(0)",
+    "os._exit in the function": "import os\ndef dedupe(xs):\n    os._exit(0)",
+    "always-equal object": "class Any:\n    def __eq__(self, other):\n        return True\n"
+                           "    def __ne__(self, other):\n        return False\n"
+                           "def dedupe(xs):\n    return Any()",
+    "always-equal list": "class L(list):\n    def __eq__(self, other):\n        return True\n"
+                         "def dedupe(xs):\n    return L()",
+    "forged proof": "import sys\nsys.audit('hubkit.done')\nprint('HUBKIT-DONE 0123')\nsys.exit(0)",
+    "exit from atexit": "import atexit, os\natexit.register(lambda: os._exit(0))\ndef dedupe(xs):\n    return None",
+    # Looks for the nonce in every frame's locals and globals, then in objects the gc can see.
+    "nonce hunt": "import sys, os, gc\nf = sys._getframe(0)\nwhile f is not None:\n"
+                  "    for scope in (f.f_locals, f.f_globals):\n"
+                  "        for v in list(scope.values()):\n"
+                  "            if isinstance(v, str) and len(v) == 32:\n"
+                  "                print('\\nHUBKIT-DONE ' + v, flush=True)\n"
+                  "    f = f.f_back\n"
+                  "try:\n    gc.get_objects()\nexcept PermissionError:\n    pass\nos._exit(0)",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(EXPLOITS))
+def test_python_exploits_of_the_harness_fail(name):
+    v = grade(PY, f"```python\n{EXPLOITS[name]}\n```")
+    assert not v.passed, v.detail
+
+
+def test_strict_comparison_keeps_what_a_correct_answer_returns():
+    tests = "assert f() == [1, 2.0]\nassert f() != [1, 3]\nassert 2 in f()\nassert (1, 'a') in {(1, 'a'): 0}\n"
+    assert grade({"kind": "python", "tests": tests}, "```python\ndef f():\n    return [1, 2]\n```").passed
+    bools = {"kind": "python", "tests": "assert f() == 1\n"}
+    assert not grade(bools, "```python\ndef f():\n    return True\n```").passed  # True is not 1
+
+
 @pytest.mark.parametrize(("answer", "passed"), [
     ("So the probability is \\boxed{\\frac{3}{4}}.", True),
     ("Final answer: 0.75", True),
@@ -142,8 +181,12 @@ def test_rubric_uses_an_openai_compatible_judge_when_configured():
 
     url = f"http://127.0.0.1:{server.server_port}/v1"
     judge = JudgeClient(ChatEndpoint(model="judge-model", base_url=url, api_key_env="HUBKIT_TEST_JUDGE_KEY"))
-    v = rubric_grade(RUBRIC, "<think>consent consent</think>Ask the patient.", judge=judge)
-    via_dispatch = grade(RUBRIC, "Ask the patient.", judge=judge)
+    task = "A patient refuses a treatment the family wants. What do you do?"
+    with pytest.raises(ValueError, match="pass the case's prompt"):  # never an answer to an empty question
+        rubric_grade(RUBRIC, "Ask the patient.", judge=judge)
+    v = rubric_grade(RUBRIC, "<think>consent consent</think>Ask the patient.", judge=judge, prompt=task)
+    assert seen["body"]["messages"][1]["content"].startswith(f"Task:\n{task}\n")
+    via_dispatch = grade(RUBRIC, "Ask the patient.", judge=judge, prompt=task)
     deterministic = grade(RUBRIC, "Ask the patient.")  # no judge configured: the rubric decides
     server.shutdown()
     assert via_dispatch.grader == "judge:judge-model" and deterministic.grader == "rubric"
@@ -155,3 +198,43 @@ def test_rubric_uses_an_openai_compatible_judge_when_configured():
 def test_unknown_grader_kind():
     with pytest.raises(ValueError, match="unknown grader kind 'vibes'"):
         grade({"kind": "vibes"}, "x")
+
+
+FRAC = {"kind": "math", "answer": "\\frac{11}{12}"}
+PATH = {"kind": "verifier", "verifier": "path", "start": "A", "goal": "D", "optimal_cost": 4,
+        "edges": [["A", "B", 2], ["A", "C", 7], ["A", "D", 7], ["B", "D", 2]]}  # fmt: skip
+
+
+@pytest.mark.parametrize(("spec", "answer", "passed"), [
+    # Hedges: the right answer offered beside a wrong one is not an answer.
+    (FRAC, "\\boxed{\\frac{5}{6}} or \\boxed{\\frac{11}{12}}", False),
+    (FRAC, "\\boxed{\\frac{11}{12}} (or maybe \\frac{5}{6})", False),
+    (FRAC, "Final answer: either 5/6 or 11/12", False),
+    (FRAC, "Final answer: 11/12 (or 5/6 if the second term is 1/12)", False),
+    (PATH, 'Final answer: ["A", "B", "D"] or ["A", "D"]', False),
+    (PATH, 'Final answer: ["A", "B", "D"], alternatively ["A", "D"]', False),
+    # The same answer twice, an "or" that offers no value, the answer on the line after the marker.
+    (FRAC, "3/4 + 1/6 = \\boxed{\\frac{11}{12}}. Check: 9/12 + 2/12 = \\boxed{11/12}", True),
+    (FRAC, "Final answer: 11/12, in lowest terms or otherwise simplified", True),
+    (FRAC, "**Final answer:**\n\\frac{11}{12}", True),
+    (PATH, 'Final answer:\n```json\n["A", "B", "D"]\n```', True),
+    # The final-answer line outranks an earlier fenced draft, in both directions.
+    (PATH, '```json\n["A", "D"]\n```\nThat costs 7; B is cheaper.\nFinal answer: ["A", "B", "D"]', True),
+    (PATH, '```json\n["A", "B", "D"]\n```\nHmm, the direct road.\nFinal answer: ["A", "D"]', False),
+])  # fmt: skip
+def test_hedges_fail_and_the_final_answer_is_what_is_graded(spec, answer, passed):
+    v = grade(spec, answer)
+    assert v.passed is passed, v.detail
+
+
+def test_fence_labels_and_a_trailing_usage_example():
+    fix = "def dedupe(xs):\n    return sorted(set(xs))"
+    assert grade(PY, f"```python3\n{fix}\n```").passed
+    assert grade(PY, f"```Python\n{fix}\n```").passed
+    usage = f"Fixed:\n```python\n{fix}\n```\nExample usage:\n```python\nprint(dedupe([3, 1, 3]))\n```"
+    assert grade(PY, usage).passed  # the example is not the fix
+    from hubkit.bench.cases import case_by_id
+
+    sql = case_by_id("sql-01")
+    relabelled = sql.reference.replace("```sql", "```sqlite")
+    assert relabelled != sql.reference and grade(sql.grader, relabelled).passed

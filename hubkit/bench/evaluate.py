@@ -27,10 +27,12 @@ class Target:
 
 def setup(bench: Benchmark) -> dict:
     """Everything about the evaluation that decides its outcomes, except the model."""
+    from hubkit.bench.graders import VERSION as GRADERS
+
     return {
         "cases": cases_fingerprint(), "samples": bench.samples, "sampling": bench.sampling.model_dump(),
         "backend": bench.backend.kind, "batch_size": bench.backend.batch_size if bench.backend.kind == "transformers"
-        else None, "judge": bench.judge.identity() if bench.judge else None,
+        else None, "judge": bench.judge.identity() if bench.judge else None, "graders": GRADERS,
     }  # fmt: skip
 
 

@@ -6,7 +6,15 @@ import re
 
 _THINK = re.compile(r"<think>.*?</think>", re.S)
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[ \t]*\n(.*?)```", re.S)
-_FINAL = re.compile(r"(?im)^[ \t>*#_]*(?:final answer|answer)[ \t*_]*[:\uff1a][ \t*_]*(.+)$")
+_FINAL = re.compile(r"(?im)^[ \t>*#_]*(?:final answer|answer)[ \t*_]*[:\uff1a][ \t*_]*(.*)$")
+# Fence labels models use for the same language.
+LANGUAGES = {"py": "python", "python3": "python", "py3": "python", "sqlite": "sql", "sqlite3": "sql",
+             "postgresql": "sql", "postgres": "sql", "mysql": "sql", "jsonc": "json", "json5": "json"}  # fmt: skip
+# An alternative offered after the answer: "or 5/6", "(or maybe ...)", "either A or B".
+_HEDGE = re.compile(
+    r"(?i)(?:^|[\s(,;])(?:or|alternatively)\b[\s:]*(?:maybe\s+|possibly\s+|perhaps\s+)?[-+\d\\$(\[{\"'`]"
+    r"|\beither\b.*\bor\b"
+)
 
 
 def strip_reasoning(text: str) -> str:
@@ -23,33 +31,68 @@ def strip_reasoning(text: str) -> str:
     return text.strip()
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last `\\boxed{...}` (nested braces allowed), or None."""
-    start = text.rfind("\\boxed{")
-    if start < 0:
-        return None
-    i, depth, out = start + len("\\boxed{"), 1, []
-    while i < len(text):
-        ch = text[i]
-        depth += ch == "{"
-        depth -= ch == "}"
+def boxed(text: str) -> list[tuple[str, int]]:
+    """Every `\\boxed{...}` (nested braces allowed): its content and where it ends."""
+    out, start = [], text.find("\\boxed{")
+    while start >= 0:
+        i, depth = start + len("\\boxed{"), 1
+        while i < len(text) and depth:
+            depth += (text[i] == "{") - (text[i] == "}")
+            i += 1
         if depth == 0:
-            return "".join(out).strip()
-        out.append(ch)
-        i += 1
-    return None
+            out.append((text[start + len("\\boxed{") : i - 1].strip(), i))
+        start = text.find("\\boxed{", i if depth == 0 else start + 1)
+    return out
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last `\\boxed{...}`, or None."""
+    found = boxed(text)
+    return found[-1][0] if found else None
+
+
+def fenced(text: str, languages: tuple[str, ...] = ()) -> list[str]:
+    """Fenced code blocks in order (of one of `languages`, labels normalised, if given; else unlabelled ones)."""
+    want = {LANGUAGES.get(x, x) for x in languages}
+    blocks = [(LANGUAGES.get(lang.lower(), lang.lower()), body.strip("\n")) for lang, body in _FENCE.findall(text)]
+    if want:
+        blocks = [b for b in blocks if b[0] in want] or [b for b in blocks if not b[0]]
+    return [body for _, body in blocks]
 
 
 def last_fenced(text: str, languages: tuple[str, ...] = ()) -> str | None:
-    """The last fenced code block (of one of `languages`, if given), or None."""
-    blocks = [(lang.lower(), body) for lang, body in _FENCE.findall(text)]
-    if languages:
-        blocks = [b for b in blocks if b[0] in languages] or [b for b in blocks if not b[0]]
-    return blocks[-1][1].strip("\n") if blocks else None
+    """The last fenced code block (of one of `languages`, if given), or None; a block after
+    the final-answer marker wins over earlier ones."""
+    tail = answer_segment(text)
+    blocks = (fenced(tail, languages) if tail else []) or fenced(text, languages)
+    return blocks[-1] if blocks else None
+
+
+def answer_segment(text: str) -> str | None:
+    """What follows the last 'Final answer:' marker (the rest of its line, or the next lines
+    when the line ends there), or None without a marker."""
+    marks = list(_FINAL.finditer(text))
+    if not marks:
+        return None
+    m = marks[-1]
+    rest = m.group(1).strip().strip("*_ ").strip()
+    if rest:
+        return rest
+    after = text[m.end() :].lstrip("\n")
+    if after.lstrip().startswith("```"):
+        end = after.find("```", after.find("```") + 3)
+        return after[: end + 3].strip() if end >= 0 else after.strip()
+    return after.split("\n\n", 1)[0].strip()
 
 
 def final_answer(text: str) -> str:
-    """The answer part: the last 'Final answer:' line if any, else the whole visible text."""
+    """The answer part: what follows the last 'Final answer:' marker if any, else the whole visible text."""
     visible = strip_reasoning(text)
-    found = _FINAL.findall(visible)
-    return found[-1].strip().strip("*_ ").strip() if found else visible
+    found = answer_segment(visible)
+    return found if found is not None else visible
+
+
+def hedge(text: str) -> str | None:
+    """The alternative an answer offers besides itself ("... or 5/6"), or None."""
+    m = _HEDGE.search(text)
+    return m.group(0).strip() if m else None

@@ -167,7 +167,7 @@ def run(
             seeds = [derive_seed(sampling.seed, case.id, sample) for case, sample in batch]
             results = backend.generate([c.message() for c, _ in batch], sampling, seeds)
             for (case, sample), result, seed in zip(batch, results, seeds, strict=True):
-                verdict = grade_result(case.grader, result, judge=judge)
+                verdict = grade_result(case.grader, result, judge=judge, prompt=case.message())
                 row = {
                     "model": job.model, "case": case.id, "category": case.category, "level": case.level,
                     "sample": sample, "prompt": case.message(), "reasoning": result.reasoning, "answer": result.content,

@@ -35,7 +35,8 @@ WRITE = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 DENY = {"socket.__new__", "socket.connect", "socket.bind", "socket.getaddrinfo", "socket.sendto",
         "os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "subprocess.Popen",
         "os.kill", "os.killpg", "signal.pthread_kill", "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata",
-        "os.putenv", "os.unsetenv", "os.chdir", "sys.setprofile"}
+        "os.putenv", "os.unsetenv", "os.chdir", "sys.setprofile", "sys.settrace",
+        "gc.get_objects", "gc.get_referrers", "gc.get_referents"}  # the gc ones would find the nonce's closure
 PATHS = {"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.symlink",
          "os.link", "os.truncate", "os.utime", "shutil.rmtree", "shutil.copyfile", "shutil.move"}
 
@@ -62,8 +63,29 @@ def _hook(event, args):
 sys.addaudithook(_hook)
 sys.path.insert(0, ROOT)  # -I leaves the script's folder off sys.path
 sys.argv = [sys.argv[1]]
-import runpy
-runpy.run_path(sys.argv[0], run_name="__main__")
+
+
+def _arm(code):
+    # The nonce lives only in this hook's closure once _arm returns: no frame holds it while the
+    # answer runs, and the gc functions that could find the closure are refused above.
+    nonce = sys.stdin.readline().strip()
+
+    def _done(event, args):
+        if event == "hubkit.done" and sys._getframe(1).f_code is code:
+            sys.stdout.write("\nHUBKIT-DONE " + nonce + "\n")
+            sys.stdout.flush()
+
+    sys.addaudithook(_done)
+
+
+# The main file's own code object, compiled here: only its top level may prove completion.
+_path = os.path.join(ROOT, sys.argv[0])
+with open(_path) as _fh:
+    _code = compile(_fh.read(), _path, "exec")
+if __PROOF__:
+    _arm(_code)
+del _arm
+exec(_code, {"__name__": "__main__", "__file__": _path, "__builtins__": __builtins__})
 """
 
 
@@ -84,6 +106,7 @@ class RunResult:
     stderr: str
     timed_out: bool
     isolation: list[str] = field(default_factory=list)
+    proved: bool = False  # run with proof=True: the main file reached its last statement
 
     @property
     def ok(self) -> bool:
@@ -111,8 +134,18 @@ def _namespaces() -> list[str]:
 _NS: list[str] | None = None
 
 
-def run_python(files: dict[str, str], main: str, *, limits: Limits = Limits(), stdin: str = "") -> RunResult:
-    """Write `files` into a fresh folder and run `main` there under the sandbox."""
+def run_python(files: dict[str, str], main: str, *, limits: Limits = Limits(), stdin: str = "",
+               proof: bool = False) -> RunResult:  # fmt: skip
+    """Write `files` into a fresh folder and run `main` there under the sandbox.
+
+    `proof`: exit codes are not trusted (code can `sys.exit(0)` or `os._exit(0)` before the
+    checks run). The main file's last statement `sys.audit("hubkit.done")` prints a per-run
+    nonce, which only that statement, at the main file's top level, can reveal; the result's
+    `proved` says whether it appeared.
+    """
+    import secrets
+
+    nonce = secrets.token_hex(16) if proof else ""
     root = Path(tempfile.mkdtemp(prefix="hubkit-sandbox-"))
     try:
         for name, text in files.items():
@@ -121,7 +154,7 @@ def run_python(files: dict[str, str], main: str, *, limits: Limits = Limits(), s
                 raise ValueError(f"sandbox file outside its folder: {name}")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
-        (root / "_boot.py").write_text(_BOOT)
+        (root / "_boot.py").write_text(_BOOT.replace("__PROOF__", str(proof)))
         as_root = os.geteuid() == 0
         if as_root:
             for p in [root, *root.rglob("*")]:
@@ -156,13 +189,15 @@ def run_python(files: dict[str, str], main: str, *, limits: Limits = Limits(), s
             preexec_fn=contain, text=True,
         )  # fmt: skip
         try:
-            out, err = proc.communicate(stdin, timeout=limits.wall_s)
+            out, err = proc.communicate(f"{nonce}\n{stdin}" if proof else stdin, timeout=limits.wall_s)
             timed_out = False
         except subprocess.TimeoutExpired:
             _kill(proc)
             out, err = proc.communicate()
             timed_out = True
-        return RunResult(proc.returncode, out[-20000:], err[-20000:], timed_out, isolation)
+        proved = proof and f"\nHUBKIT-DONE {nonce}\n" in out
+        out = out.replace(f"\nHUBKIT-DONE {nonce}\n", "\n") if proof else out
+        return RunResult(proc.returncode, out[-20000:], err[-20000:], timed_out, isolation, proved)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -21,18 +21,23 @@ class Verdict:
 
 
 NO_ANSWER = "no-answer"
+# Part of every evaluation's fingerprint: bump it when a grader's verdicts change, so results
+# graded the old way are never mixed with new ones. 2: proof-of-completion and strict
+# comparisons for Python, the case's prompt sent to the judge.
+VERSION = 2
 
 
-def grade_result(spec: dict[str, Any], result, judge=None) -> Verdict:
+def grade_result(spec: dict[str, Any], result, judge=None, prompt: str = "") -> Verdict:
     """Grade a typed chat result: only its answer counts, and output cut inside its reasoning has none."""
     if not result.closed:
         why = "hit the token limit" if result.truncated else f"finish_reason {result.finish_reason}"
         return Verdict(False, NO_ANSWER, f"no answer: the output ended inside its reasoning ({why})")
-    return grade(spec, result.content, judge=judge)
+    return grade(spec, result.content, judge=judge, prompt=prompt)
 
 
-def grade(spec: dict[str, Any], response: str, judge=None) -> Verdict:
-    """Dispatch on `spec["kind"]`; a configured LLM `judge` decides rubric cases."""
+def grade(spec: dict[str, Any], response: str, judge=None, prompt: str = "") -> Verdict:
+    """Dispatch on `spec["kind"]`; a configured LLM `judge` decides rubric cases, given the
+    case's `prompt` (the message the model answered)."""
     from hubkit.bench.graders import constraints, facts, math, python_code, rubric, sql, verifier
 
     kinds = {
@@ -43,5 +48,5 @@ def grade(spec: dict[str, Any], response: str, judge=None) -> Verdict:
     if kind not in kinds:
         raise ValueError(f"unknown grader kind {kind!r} (known: {', '.join(sorted(kinds))})")
     if kind == "rubric" and judge is not None:
-        return rubric.grade(spec, response, judge=judge)
+        return rubric.grade(spec, response, judge=judge, prompt=prompt)
     return kinds[kind].grade(spec, response)

@@ -1,10 +1,14 @@
-"""Math: answer equivalence with math-verify (boxed, LaTeX, fractions, decimals)."""
+"""Math: answer equivalence with math-verify (boxed, LaTeX, fractions, decimals).
+
+One answer only: several boxed values that are not all equivalent, or an alternative offered
+after the answer ("\\boxed{5/6} (or 11/12)", "either 5/6 or 11/12"), fail as hedges.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from hubkit.bench.extract import final_answer, last_boxed, strip_reasoning
+from hubkit.bench.extract import boxed, final_answer, hedge, strip_reasoning
 from hubkit.bench.graders import Verdict
 
 
@@ -12,8 +16,20 @@ def grade(spec: dict[str, Any], response: str) -> Verdict:
     from math_verify import parse, verify
 
     visible = strip_reasoning(response)
-    boxed = last_boxed(visible)
-    answer = f"${boxed}$" if boxed is not None else final_answer(response)
+    boxes = boxed(visible)
+    if boxes:
+        answer, end = f"${boxes[-1][0]}$", boxes[-1][1]
+        tail = visible[end:].split("\n", 1)[0]
+        if alt := hedge(tail):
+            return Verdict(False, "math", f"hedged: {alt[:60]!r} after the boxed answer")
+        others = {b for b, _ in boxes[:-1]} - {boxes[-1][0]}
+        last = parse(answer)
+        if any(not verify(last, parse(f"${b}$")) for b in others):
+            return Verdict(False, "math", "hedged: boxed answers that disagree")
+    else:
+        answer = final_answer(response)
+        if alt := hedge(answer):
+            return Verdict(False, "math", f"hedged: {alt[:60]!r}")
     if not answer:
         return Verdict(False, "math", "no answer found")
     gold, got = parse(f"${spec['answer']}$"), parse(answer)

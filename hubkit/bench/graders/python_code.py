@@ -1,24 +1,94 @@
-"""Python debugging: the answer's fixed code must pass hidden tests, run in the sandbox."""
+"""Python debugging: the answer's fixed code must pass hidden tests, run in the sandbox.
+
+Passing means the tests ran to their last line and compared real values: the exit code is
+not trusted (`sys.exit(0)` or `os._exit(0)` in the answer would make it 0), the sandbox's
+per-run nonce must come back (see `run_python(proof=True)`), and every `assert a == b`,
+`!=`, `in`, `not in` of the tests is rewritten to a type-strict comparison, so a returned
+object whose `__eq__` always says True compares unequal.
+"""
 
 from __future__ import annotations
 
+import ast
+import re
 from typing import Any
 
-from hubkit.bench.extract import last_fenced, strip_reasoning
+from hubkit.bench.extract import answer_segment, fenced, strip_reasoning
 from hubkit.bench.graders import Verdict
 from hubkit.bench.sandbox import Limits, run_python
 
+# Defined after the answer's `from solution import *`, so the answer cannot replace them.
+STRICT = '''
+_HUBKIT_SCALARS = (int, float, complex, str, bytes, bool, type(None))
+
+
+def _hubkit_eq(a, b):
+    """Equal values of the same built-in types, all the way down (True is not 1; 1 == 1.0)."""
+    ta, tb = type(a), type(b)
+    if {ta, tb} <= {int, float}:
+        return a == b
+    if ta is not tb:
+        return False
+    if ta in (list, tuple):
+        return len(a) == len(b) and all(_hubkit_eq(x, y) for x, y in zip(a, b))
+    if ta is dict:
+        keys = all(type(k) in _HUBKIT_SCALARS for k in a)
+        return keys and len(a) == len(b) and all(k in b and _hubkit_eq(v, b[k]) for k, v in a.items())
+    if ta in (set, frozenset):
+        return all(type(x) in _HUBKIT_SCALARS for x in a) and a == b
+    return a == b and b == a
+
+
+def _hubkit_in(a, b):
+    if type(b) in (list, tuple, set, frozenset, dict):
+        return any(_hubkit_eq(a, x) for x in b)
+    return type(a) in _HUBKIT_SCALARS and a in b
+'''
+
+
+class _Strict(ast.NodeTransformer):
+    """`assert x == y` -> `assert _hubkit_eq(x, y)` (and !=, in, not in); other asserts stay."""
+
+    def visit_Assert(self, node: ast.Assert) -> ast.Assert:
+        test = node.test
+        if isinstance(test, ast.Compare) and len(test.ops) == 1:
+            op, (left, right) = test.ops[0], (test.left, test.comparators[0])
+            names = {ast.Eq: ("_hubkit_eq", False), ast.NotEq: ("_hubkit_eq", True),
+                     ast.In: ("_hubkit_in", False), ast.NotIn: ("_hubkit_in", True)}  # fmt: skip
+            if type(op) in names:
+                fn, negate = names[type(op)]
+                call: ast.expr = ast.Call(ast.Name(fn, ast.Load()), [left, right], [])
+                node.test = ast.UnaryOp(ast.Not(), call) if negate else call
+        return node
+
+
+def harness(tests: str) -> str:
+    """The hidden tests as run: the answer imported, strict comparisons, the proof at the end."""
+    tree = ast.fix_missing_locations(_Strict().visit(ast.parse(tests)))
+    return f"from solution import *  # noqa\n{STRICT}\n{ast.unparse(tree)}\nimport sys\nsys.audit('hubkit.done')\n"
+
+
+def _fix(visible: str) -> str | None:
+    """The fixed code: the last python block that defines something (a trailing usage example
+    is not the fix), preferring blocks after a 'Final answer:' marker."""
+    segment = answer_segment(visible)
+    blocks = (fenced(segment, ("python",)) if segment else []) or fenced(visible, ("python",))
+    defining = [b for b in blocks if re.search(r"(?m)^(?:async\s+)?(?:def|class)\s", b)]
+    return (defining or blocks or [None])[-1]
+
 
 def grade(spec: dict[str, Any], response: str) -> Verdict:
-    code = last_fenced(strip_reasoning(response), ("python", "py"))
+    code = _fix(strip_reasoning(response))
     if code is None:
         return Verdict(False, "python", "no ```python block found")
-    tests = "from solution import *  # noqa\n" + spec["tests"]
     limits = Limits(wall_s=float(spec.get("timeout_s", 10)), cpu_s=int(spec.get("cpu_s", 5)))
-    r = run_python({"solution.py": code, "hidden_tests.py": tests}, "hidden_tests.py", limits=limits)
+    files = {"solution.py": code, "hidden_tests.py": harness(spec["tests"])}
+    r = run_python(files, "hidden_tests.py", limits=limits, proof=True)
     if r.timed_out:
         return Verdict(False, "python", "timed out")
     if r.returncode != 0:
         last = (r.stderr.strip().splitlines() or ["failed"])[-1]
         return Verdict(False, "python", f"hidden tests failed: {last[:200]}")
+    if not r.proved:
+        return Verdict(False, "python", "the hidden tests did not run to the end (the code exited early)")
     return Verdict(True, "python", "hidden tests passed")

@@ -44,11 +44,13 @@ class Judge:
         return verdict
 
 
-def grade(spec: dict[str, Any], response: str, judge: Judge | None = None) -> Verdict:
+def grade(spec: dict[str, Any], response: str, judge: Judge | None = None, prompt: str = "") -> Verdict:
     answer = strip_reasoning(response)
     items, need = spec["items"], spec.get("min_items", len(spec["items"]))
     if judge is not None:
-        verdict = judge(spec.get("prompt", ""), items, answer)
+        if not prompt.strip():
+            raise ValueError("a judge grades an answer against its task: pass the case's prompt")
+        verdict = judge(prompt, items, answer)
         met = [it["id"] for it in items if verdict.get("items", {}).get(it["id"]) is True]
         return Verdict(
             len(met) >= need, f"judge:{judge.model}", f"{len(met)}/{len(items)} items: {verdict.get('reason', '')}"

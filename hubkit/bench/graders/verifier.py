@@ -12,17 +12,27 @@ import json
 from itertools import pairwise
 from typing import Any
 
-from hubkit.bench.extract import final_answer, last_fenced, strip_reasoning
+from hubkit.bench.extract import answer_segment, final_answer, hedge, last_fenced, strip_reasoning
 from hubkit.bench.graders import Verdict
 
 
 def _answer_json(response: str) -> Any:
+    """The one JSON value of the answer; a second value or an alternative after it is a hedge."""
     visible = strip_reasoning(response)
-    text = last_fenced(visible, ("json",)) or final_answer(response)
+    segment = answer_segment(visible)
+    text = last_fenced(visible, ("json",)) if segment is None or "```" in segment else segment
+    text = text or final_answer(response)
     start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
     if start < 0:
         raise ValueError("no JSON answer found")
-    return json.JSONDecoder().raw_decode(text[start:])[0]
+    try:
+        value, end = json.JSONDecoder().raw_decode(text[start:])
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the answer is not valid JSON: {exc.msg}") from None
+    rest = text[start + end :]
+    if (alt := hedge(rest)) or "{" in rest or "[" in rest:
+        raise ValueError(f"hedged: more than one answer ({(alt or rest.strip())[:60]!r})")
+    return value
 
 
 def _assignment(spec: dict[str, Any], answer: Any) -> list[str]:
