@@ -238,3 +238,30 @@ def test_fence_labels_and_a_trailing_usage_example():
     sql = case_by_id("sql-01")
     relabelled = sql.reference.replace("```sql", "```sqlite")
     assert relabelled != sql.reference and grade(sql.grader, relabelled).passed
+
+
+PUMP = {"kind": "facts", "required": [["pump stopped", "pump failed"]], "forbidden": ["leak", "flu"]}
+
+
+@pytest.mark.parametrize(("answer", "passed"), [
+    # A forbidden claim mentioned only to deny it is not the claim.
+    ("It was not a leak: the pump stopped.", True),
+    ("A leak was ruled out; the pump stopped after its bearing overheated.", True),
+    ("The pump stopped, rather than a leak draining it.", True),
+    ("The flu is unlikely here; the pump failed.", True),
+    ("Not only did the pump stop, the pump stopped twice.", True),
+    # A required fact denied is not stated; a forbidden one asserted still counts.
+    ("The tank drained because of a leak, not because the pump stopped.", False),
+    ("It is not true that the pump stopped; the tank drained.", False),
+    ("The pump never failed. The tank simply drained.", False),
+    ("The pump stopped, and then a leak emptied the tank.", False),
+    ("It was the flu that kept the pump stopped.", False),
+])  # fmt: skip
+def test_facts_read_negation_in_both_directions(answer, passed):
+    v = grade(PUMP, answer)
+    assert v.passed is passed, v.detail
+
+
+def test_a_rubric_item_named_only_to_be_rejected_is_not_met():
+    v = grade(RUBRIC, "There is no alternative: ask the patient for consent and involve the family.")
+    assert "alternative" not in v.detail.split(": ", 1)[1]

@@ -90,6 +90,8 @@ def test_the_published_space_carries_hubkits_splitter_and_its_inputs(published):
     assert cfg["benchmark"] == "hubkit-demo/tiny-cmdr-bench" and cfg["details"] == "hubkit-demo/tiny-cmdr-bench-details"
     card = (space / "README.md").read_text()
     assert f"sdk_version: {version('gradio')}" in card and "suggested_hardware: cpu-basic" in card
+    # The card says where votes go (a repo the Space creates; card lint knows it is the release's).
+    assert f"(https://huggingface.co/datasets/{VOTES})" in card and "**Cases**" in card
 
 
 @pytest.mark.e2e

@@ -88,10 +88,16 @@ class SpaceArtifact(Artifact):
         ctx.report(f"{self.name}: Gradio app for {len(config['models'])} models")
 
     def card_context(self, path: Path) -> dict[str, Any]:
+        import json
+
+        config = json.loads((path / "space_config.json").read_text())
         return {
             **super().card_context(path),
-            "title": self.section.title or self.name,
-            "models": [self.release.model_ref(r) for r in self.section.models],
+            "title": config["title"],
+            "models": config["models"],
+            "local": config["backend"]["kind"] == "local",
+            "votes": (config.get("arena") or {}).get("votes"),
+            "details": config.get("details"),
         }
 
     def card_data(self, ctx: dict[str, Any]):
