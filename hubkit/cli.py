@@ -244,6 +244,47 @@ def bench_selfcheck(verbose: bool = typer.Option(False, "--verbose", "-v", help=
     print(f"{len(cases)} cases: every reference passes, every wrong answer fails")
 
 
+@bench_app.command("validate")
+def bench_validate(
+    judge: bool = typer.Option(False, "--judge", help="Rubric cases graded by the config's benchmark.judge."),
+    config: Path = ConfigOpt,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="List every misgraded answer."),
+) -> None:
+    """Grader accuracy on the labelled answers: false-pass and false-fail rates per category and grader."""
+    from rich.table import Table
+
+    from hubkit.bench.validate import GOAL, coverage, run
+
+    the_judge = None
+    if judge:
+        bench = _load(config).benchmark
+        if bench is None or bench.judge is None:
+            raise UsageError(f"{config}: benchmark.judge is not set; --judge grades with it")
+        from hubkit.bench.graders.rubric import Judge
+
+        the_judge = Judge(bench.judge)
+    tallies = run(judge=the_judge)
+    table = Table("category", "grader", "correct", "false fail", "wrong", "false pass")
+    over = []
+    for (cat, kind), t in tallies.items():
+        fp, ff = t.rates
+        table.add_row(cat, kind, str(t.right), f"{t.false_fail} ({100 * ff:.1f}%)", str(t.wrong),
+                      f"{t.false_pass} ({100 * fp:.1f}%)")  # fmt: skip
+        if (fp > GOAL or ff > GOAL) and not kind.startswith("judge:"):
+            over.append(f"{cat} ({kind}): false pass {100 * fp:.1f}%, false fail {100 * ff:.1f}%")
+    _console().print(table)
+    for (cat, kind), t in tallies.items():
+        if verbose or any(o.startswith(f"{cat} ({kind})") for o in over):
+            for line in t.misgraded:
+                print(f"  {line}")
+    thin = [c for c, (ok, bad) in coverage().items() if ok < 2 or bad < 2]
+    if thin:
+        print(f"{len(thin)} cases have fewer than 2 correct and 2 wrong labelled answers ({thin[0]} ...)")
+    if over:
+        print("\n".join(f"over the {100 * GOAL:.0f}% goal: {o}" for o in over))
+        raise typer.Exit(1)
+
+
 @bench_app.command("grade")
 def bench_grade(
     case_id: str = typer.Argument(..., help="e.g. sql-07"),

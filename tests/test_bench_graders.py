@@ -265,3 +265,24 @@ def test_facts_read_negation_in_both_directions(answer, passed):
 def test_a_rubric_item_named_only_to_be_rejected_is_not_met():
     v = grade(RUBRIC, "There is no alternative: ask the patient for consent and involve the family.")
     assert "alternative" not in v.detail.split(": ", 1)[1]
+
+
+def test_bench_validate_measures_graders_on_the_labelled_set(tmp_path):
+    from hubkit.bench.validate import coverage, run
+    from hubkit.errors import ConfigError
+    from tests.conftest import run_cli
+
+    r = run_cli("bench", "validate")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Mathematical" in r.stdout and "false pass" in r.stdout
+    assert coverage()["math-01"] == (3, 3)  # the reference and its wrong answer, plus the labelled ones
+
+    # A mislabelled set is what a bad grader looks like from here: counted, named, over the goal.
+    bad = "answers:\n  - {case: math-01, wrong: ['\\boxed{391}'], correct: ['\\boxed{0}']}\n"
+    (tmp_path / "bad.yaml").write_text(bad)
+    t = run(folder=tmp_path)[("Mathematical Reasoning", "math")]
+    assert (t.right, t.false_fail, t.false_pass) == (11, 1, 1) and t.rates == (1 / t.wrong, 1 / 11)
+    assert {m.split(":")[1].strip() for m in t.misgraded} == {"false pass", "false fail"}
+    (tmp_path / "bad.yaml").write_text("answers:\n  - {case: math-99, correct: ['1']}\n")
+    with pytest.raises(ConfigError, match="unknown case 'math-99'"):
+        run(folder=tmp_path)
