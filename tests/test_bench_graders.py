@@ -286,3 +286,18 @@ def test_bench_validate_measures_graders_on_the_labelled_set(tmp_path):
     (tmp_path / "bad.yaml").write_text("answers:\n  - {case: math-99, correct: ['1']}\n")
     with pytest.raises(ConfigError, match="unknown case 'math-99'"):
         run(folder=tmp_path)
+
+
+@pytest.mark.parametrize(("name", "answer"), [
+    ("special-cases the visible inputs", "def sum_to(n):\n    return {0: 0, 1: 1, 10: 55}.get(n, n * n)"),
+    ("right values, wrong type", "def sum_to(n):\n    return n * (n + 1) / 2"),
+    ("copies the reference out of the tests file",
+     "src = open('hidden_tests.py').read()\nexec(src.split('_hubkit_ref = {}')[1].split('def _hubkit')[0])"),
+])  # fmt: skip
+def test_differential_tests_catch_answers_tuned_to_the_visible_checks(name, answer):
+    from hubkit.bench.cases import case_by_id
+
+    case = case_by_id("py-01")
+    assert case.grader["differential"] and grade(case.grader, case.reference).passed
+    v = grade(case.grader, f"```python\n{answer}\n```")
+    assert not v.passed, v.detail

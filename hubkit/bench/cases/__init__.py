@@ -83,12 +83,10 @@ def load_cases(folder: Path = HERE) -> tuple[Case, ...]:
         for c in f.cases:
             try:
                 prompt = f"{f.preamble.strip()}\n\n{c.prompt.strip()}" if f.preamble else c.prompt
-                fields = {
-                    **c.model_dump(),
-                    "prompt": prompt,
-                    "category": f.category,
-                    "grader": {**f.grader, **c.grader},
-                }
+                grader = {**f.grader, **c.grader}
+                if grader.get("differential"):  # generated inputs are compared with the reference fix
+                    grader["reference"] = c.reference
+                fields = {**c.model_dump(), "prompt": prompt, "category": f.category, "grader": grader}
                 cases.append(Case(**fields))
             except ValueError as exc:
                 problems.append(f"{path}: {c.id}: {str(exc).splitlines()[-1]}")

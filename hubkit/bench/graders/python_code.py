@@ -22,18 +22,19 @@ STRICT = '''
 _HUBKIT_SCALARS = (int, float, complex, str, bytes, bool, type(None))
 
 
-def _hubkit_eq(a, b):
-    """Equal values of the same built-in types, all the way down (True is not 1; 1 == 1.0)."""
+def _hubkit_eq(a, b, exact=False):
+    """Equal values of the same built-in types, all the way down (True is not 1; 1 == 1.0
+    unless `exact`, as when the expected value comes from the reference fix itself)."""
     ta, tb = type(a), type(b)
-    if {ta, tb} <= {int, float}:
+    if {ta, tb} <= {int, float} and not exact:
         return a == b
     if ta is not tb:
         return False
     if ta in (list, tuple):
-        return len(a) == len(b) and all(_hubkit_eq(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_hubkit_eq(x, y, exact) for x, y in zip(a, b))
     if ta is dict:
         keys = all(type(k) in _HUBKIT_SCALARS for k in a)
-        return keys and len(a) == len(b) and all(k in b and _hubkit_eq(v, b[k]) for k, v in a.items())
+        return keys and len(a) == len(b) and all(k in b and _hubkit_eq(v, b[k], exact) for k, v in a.items())
     if ta in (set, frozenset):
         return all(type(x) in _HUBKIT_SCALARS for x in a) and a == b
     return a == b and b == a
@@ -62,10 +63,43 @@ class _Strict(ast.NodeTransformer):
         return node
 
 
-def harness(tests: str) -> str:
-    """The hidden tests as run: the answer imported, strict comparisons, the proof at the end."""
+DIFFERENTIAL = """
+import copy as _hubkit_copy
+from hypothesis import HealthCheck as _HC, Phase as _Phase, given as _given, settings as _settings, strategies as st
+
+import hypothesis.core as _hc, random as _random
+# Hypothesis registers its PRNG through gc.get_referrers, which the sandbox refuses (it could
+# find the proof's nonce); an already-set PRNG skips that registration.
+_hc.threadlocal._hypothesis_global_random = _random.Random(0)
+
+_hubkit_ref = {{}}
+exec({reference!r}, _hubkit_ref)
+
+
+@_settings(max_examples={examples}, deadline=None, database=None, derandomize=True,
+           phases=[_Phase.explicit, _Phase.generate], suppress_health_check=list(_HC))
+@_given(st.tuples({args}))
+def _hubkit_differential(args):
+    want = _hubkit_ref[{function!r}](*_hubkit_copy.deepcopy(args))
+    got = {function}(*_hubkit_copy.deepcopy(args))
+    assert _hubkit_eq(got, want, exact=True), f"{function}{{args!r}} gave {{got!r}}; the reference {{want!r}}"
+
+
+_hubkit_differential()
+"""
+
+
+def harness(tests: str, differential: dict[str, Any] | None = None, reference: str | None = None) -> str:
+    """The hidden tests as run: the answer imported, strict comparisons, generated inputs
+    compared with the reference fix (EvalPlus-style, with hypothesis), the proof at the end."""
     tree = ast.fix_missing_locations(_Strict().visit(ast.parse(tests)))
-    return f"from solution import *  # noqa\n{STRICT}\n{ast.unparse(tree)}\nimport sys\nsys.audit('hubkit.done')\n"
+    extra = ""
+    if differential and reference:
+        extra = DIFFERENTIAL.format(reference=reference, function=differential["function"],
+                                    args=", ".join(differential["args"]),
+                                    examples=int(differential.get("examples", 150)))  # fmt: skip
+    return (f"from solution import *  # noqa\n{STRICT}\n{ast.unparse(tree)}\n{extra}"
+            "import sys\nsys.audit('hubkit.done')\n")  # fmt: skip
 
 
 def _fix(visible: str) -> str | None:
@@ -82,7 +116,8 @@ def grade(spec: dict[str, Any], response: str) -> Verdict:
     if code is None:
         return Verdict(False, "python", "no ```python block found")
     limits = Limits(wall_s=float(spec.get("timeout_s", 10)), cpu_s=int(spec.get("cpu_s", 5)))
-    files = {"solution.py": code, "hidden_tests.py": harness(spec["tests"])}
+    reference = _fix(spec["reference"]) if spec.get("differential") else None
+    files = {"solution.py": code, "hidden_tests.py": harness(spec["tests"], spec.get("differential"), reference)}
     r = run_python(files, "hidden_tests.py", limits=limits, proof=True)
     if r.timed_out:
         return Verdict(False, "python", "timed out")
