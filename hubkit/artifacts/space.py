@@ -69,35 +69,38 @@ class SpaceArtifact(Artifact):
             shutil.copy2(app / rel, ctx.out / rel)
         for name, src in SHARED.items():
             shutil.copy2(src, ctx.out / name)
+        bench = self.release.benchmark
+        config = self.config()
+        config["examples"] = examples(ctx.inputs[bench.name]) if bench and bench.name in ctx.inputs else []
+        (ctx.out / "space_config.json").write_text(json.dumps(config, indent=1) + "\n")
+        ctx.report(f"{self.name}: Gradio app for {len(config['models'])} models")
+
+    def config(self) -> dict[str, Any]:
+        """`space_config.json` (examples aside): what the app reads, and what its card describes."""
         rel, bench, sec = self.release, self.release.benchmark, self.section
         backend = sec.backend.model_dump(mode="json")
         backend["served"] = {rel.model_ref(k): v for k, v in sec.backend.served.items()}
-        config = {
+        return {
             "title": sec.title or self.name,
             "models": [rel.model_ref(r) for r in sec.models],
             "max_new_tokens": sec.max_new_tokens,
             # Read by repo id on the Hub (the Space's Benchmark and Cases tabs); None: not published.
             "benchmark": rel.repo_id(bench.name) if bench else None,
             "details": rel.repo_id(details_name(bench)) if bench and bench.evaluate else None,
-            "examples": examples(ctx.inputs[bench.name]) if bench and bench.name in ctx.inputs else [],
             "backend": backend,
             "limits": sec.limits.model_dump(mode="json"),
             "arena": sec.arena and {**sec.arena.model_dump(mode="json"), "votes": rel.repo_id(sec.arena.votes)},
         }
-        (ctx.out / "space_config.json").write_text(json.dumps(config, indent=1) + "\n")
-        ctx.report(f"{self.name}: Gradio app for {len(config['models'])} models")
 
     def card_context(self, path: Path) -> dict[str, Any]:
-        import json
-
-        config = json.loads((path / "space_config.json").read_text())
+        config = self.config()
         return {
             **super().card_context(path),
             "title": config["title"],
             "models": config["models"],
             "local": config["backend"]["kind"] == "local",
-            "votes": (config.get("arena") or {}).get("votes"),
-            "details": config.get("details"),
+            "votes": (config["arena"] or {}).get("votes"),
+            "details": config["details"],
         }
 
     def card_data(self, ctx: dict[str, Any]):
