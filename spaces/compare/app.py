@@ -21,13 +21,11 @@ import gradio as gr
 from arena import RateLimit, VoteLog, scoreboard
 from board import benchmark_markdown, case_html, find_cases, load_board
 from engines import Column, Sampling, make_engine, stream_columns
-from reasoning import split_reasoning  # noqa: F401  (hubkit/llm/reasoning.py, copied in at build time)
 
 HERE = Path(__file__).parent
 CONFIG = json.loads((HERE / "space_config.json").read_text())
 MODELS: list[str] = CONFIG["models"]
-LIMITS = {"max_prompt_chars": 4000, "queue_size": 16, "concurrency": 2, "requests_per_minute": 6,
-          "votes_per_hour": 60, **(CONFIG.get("limits") or {})}  # fmt: skip
+LIMITS = CONFIG["limits"]  # hubkit writes every field (defaults live in hubkit's config, once)
 MAX_COLUMNS = 4
 LOCAL = (CONFIG.get("backend") or {}).get("kind", "local") == "local"
 TOKEN = os.environ.get("HF_TOKEN")  # a Space secret: reads private repos, writes the votes
