@@ -301,3 +301,47 @@ def test_differential_tests_catch_answers_tuned_to_the_visible_checks(name, answ
     assert case.grader["differential"] and grade(case.grader, case.reference).passed
     v = grade(case.grader, f"```python\n{answer}\n```")
     assert not v.passed, v.detail
+
+
+def test_sql_test_suite_separates_queries_right_only_on_the_case_data():
+    from hubkit.bench.cases import case_by_id
+    from hubkit.bench.graders.sql import generate
+    from hubkit.bench.validate import load_set
+
+    spec = case_by_id("sql-01").grader
+    own_data_only = {k: v for k, v in spec.items() if k != "suite"}
+    near_misses = [a for c in range(1, 11) for a in load_set()[f"sql-{c:02d}"].wrong]
+    fooled = [a for c in range(1, 11) for a in load_set()[f"sql-{c:02d}"].wrong
+              if grade({**case_by_id(f"sql-{c:02d}").grader, "suite": None}, a).passed]  # fmt: skip
+    assert len(near_misses) == 20 and len(fooled) >= 18  # the case's own rows cannot tell them apart...
+    for c in range(1, 11):  # ...the generated databases can
+        case = case_by_id(f"sql-{c:02d}")
+        assert not any(grade(case.grader, a).passed for a in load_set()[case.id].wrong)
+    assert grade(own_data_only, "```sql\nSELECT name FROM products WHERE price >= 20\n```").passed
+    v = grade(spec, "```sql\nSELECT name FROM products WHERE price >= 20\n```")
+    assert not v.passed and "test database" in v.detail
+
+    tables = spec["suite"]["tables"]
+    a, b = generate(tables, 7), generate(tables, 7)
+    assert a == b and a != generate(tables, 8)  # seeded: every run grades on the same databases
+    assert {r["category_id"] for r in a["products"]} == {r["id"] for r in a["categories"]}  # `per`: none empty
+    assert len({r["name"] for r in a["customers"]}) == len(a["customers"])  # `pick`: names never repeat
+    shuffled = {k: {**t, "columns": dict(reversed(t["columns"].items()))} for k, t in reversed(tables.items())}
+    assert generate(shuffled, 7) == a  # the exported spec has its keys sorted: same databases
+
+
+@pytest.mark.parametrize(("checks", "answer", "passed"), [
+    ({"must_include": ["harbor"]}, "Boats rest in the harbour.", True),  # British spelling
+    ({"must_include": ["rain"]}, "A rainy night.", True),  # an inflection
+    ({"must_include": ["rain"]}, "The trains ran late.", False),  # only inside another word
+    ({"forbid": ["the"]}, "They left at dawn.", True),  # "they" is not "the"
+    ({"sentences": 1}, "Rain falls. Roofs shine.", False),
+    ({"lines": 3}, "Here is the poem:\n\nOne line\nTwo lines\nThree lines", True),  # the introduction is not the poem
+    ({"acrostic": "AB"}, "**A**pples\n**B**ears", True),  # markdown emphasis on the initials
+    ({"json_keys": {"title": "string", "lines": "list[string]"}}, '```json\n{"title": "t", "lines": ["a"]}\n```', True),
+    ({"json_keys": {"title": "string", "lines": "list[string]"}}, '{"title": "t", "lines": "a"}', False),
+    ({"json_keys": {"title": "string", "lines": "list[string]"}}, '{"title": "t", "lines": ["a"], "x": 1}', False),
+    ({"json_keys": {"title": "string", "lines": "list[string]"}}, "title: t, lines: a", False),
+])  # fmt: skip
+def test_writing_constraints_read_the_writing_not_the_keywords(checks, answer, passed):
+    assert grade({"kind": "constraints", "checks": checks}, answer).passed is passed
