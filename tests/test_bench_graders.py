@@ -345,3 +345,17 @@ def test_sql_test_suite_separates_queries_right_only_on_the_case_data():
 ])  # fmt: skip
 def test_writing_constraints_read_the_writing_not_the_keywords(checks, answer, passed):
     assert grade({"kind": "constraints", "checks": checks}, answer).passed is passed
+
+
+@pytest.mark.parametrize(("answer", "passed"), [
+    ("def pop_last(xs):\n    if not xs:\n        raise ValueError('empty')\n    return xs[-1]", True),
+    ("def pop_last(xs):\n    return xs.pop()", False),  # right value, but empties the caller's list
+    ("def pop_last(xs):\n    if not xs:\n        raise KeyError('empty')\n    return xs[-1]", False),  # wrong exception
+    ("def pop_last(xs):\n    return xs[-1] if xs else None", False),  # returns where the reference raises
+])  # fmt: skip
+def test_differential_tests_compare_exceptions_and_argument_changes(answer, passed):
+    reference = "```python\ndef pop_last(xs):\n    if not xs:\n        raise ValueError()\n    return xs[-1]\n```"
+    spec = {"kind": "python", "tests": "assert pop_last([1, 2]) == 2\n", "reference": reference,
+            "differential": {"function": "pop_last", "args": ["st.lists(st.integers(), max_size=3)"]}}  # fmt: skip
+    v = grade(spec, f"```python\n{answer}\n```")
+    assert v.passed is passed, v.detail

@@ -76,13 +76,28 @@ _hubkit_ref = {{}}
 exec({reference!r}, _hubkit_ref)
 
 
+def _hubkit_call(f, args):  # -> (the arguments after the call, the value, the exception)
+    args = _hubkit_copy.deepcopy(args)
+    try:
+        return args, f(*args), None
+    except Exception as e:  # SystemExit and friends pass: no proof, a failed run
+        return args, None, e
+
+
 @_settings(max_examples={examples}, deadline=None, database=None, derandomize=True,
            phases=[_Phase.explicit, _Phase.generate], suppress_health_check=list(_HC))
 @_given(st.tuples({args}))
 def _hubkit_differential(args):
-    want = _hubkit_ref[{function!r}](*_hubkit_copy.deepcopy(args))
-    got = {function}(*_hubkit_copy.deepcopy(args))
-    assert _hubkit_eq(got, want, exact=True), f"{function}{{args!r}} gave {{got!r}}; the reference {{want!r}}"
+    w_args, want, w_exc = _hubkit_call(_hubkit_ref[{function!r}], args)
+    g_args, got, g_exc = _hubkit_call({function}, args)
+    call = f"{function}{{args!r}}"
+    if w_exc is not None:
+        should = type(w_exc).__name__
+        assert isinstance(g_exc, type(w_exc)), f"{{call}} gave {{g_exc or got!r}}; it should raise {{should}}"
+    else:
+        assert g_exc is None, f"{{call}} raised {{g_exc!r}}; the reference returned {{want!r}}"
+        assert _hubkit_eq(got, want, exact=True), f"{{call}} gave {{got!r}}; the reference {{want!r}}"
+    assert _hubkit_eq(g_args, w_args, exact=True), f"{{call}} changed its arguments to {{g_args!r}}"
 
 
 _hubkit_differential()
