@@ -249,11 +249,15 @@ def bench_validate(
     judge: bool = typer.Option(False, "--judge", help="Rubric cases graded by the config's benchmark.judge."),
     config: Path = ConfigOpt,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="List every misgraded answer."),
+    write: bool = typer.Option(False, "--write", help="Record the figures for the benchmark card (accuracy.json)."),
+    check: bool = typer.Option(False, "--check", help="Fail if the recorded figures differ from this run."),
 ) -> None:
     """Grader accuracy on the labelled answers: false-pass and false-fail rates per category and grader."""
+    import json
+
     from rich.table import Table
 
-    from hubkit.bench.validate import GOAL, coverage, run
+    from hubkit.bench.validate import ACCURACY, GOAL, coverage, record, recorded, run
 
     the_judge = None
     if judge:
@@ -280,6 +284,15 @@ def bench_validate(
     thin = [c for c, (ok, bad) in coverage().items() if ok < 2 or bad < 2]
     if thin:
         print(f"{len(thin)} cases have fewer than 2 correct and 2 wrong labelled answers ({thin[0]} ...)")
+    if judge and (write or check):
+        raise UsageError("--write and --check record the deterministic graders; run them without --judge")
+    if write:
+        ACCURACY.write_text(json.dumps(record(tallies), indent=1) + "\n")
+        print(f"wrote {ACCURACY.name}")
+    elif check and recorded() != record(tallies):
+        print(f"{ACCURACY.name} is out of date (cases, labelled answers or graders changed): "
+              "run `hubkit bench validate --write`")  # fmt: skip
+        raise typer.Exit(1)
     if over:
         print("\n".join(f"over the {100 * GOAL:.0f}% goal: {o}" for o in over))
         raise typer.Exit(1)

@@ -318,3 +318,31 @@ def test_benchmark_eval_yaml_registers_the_tasks_the_models_report(tmp_path):
     assert list(seed.categories) == list(CATEGORIES)
     reported = parse_eval_result_entries(yaml.safe_load(eval_results_yaml(seed, seed.models[0].model)))
     assert sorted(e.task_id for e in reported) == sorted(tasks)
+
+
+def test_the_benchmark_card_publishes_grader_accuracy_and_the_leaderboard(tmp_path, monkeypatch):
+    import json
+
+    from hubkit.artifacts import all_artifacts
+    from hubkit.bench import validate
+
+    rel = load_release(CONFIGS / "demo.yaml")
+    art = next(a for a in all_artifacts(rel) if a.name == "tiny-cmdr-bench")
+    models = ["hubkit-demo/tiny-qwen3-a-distilled", "hubkit-demo/tiny-qwen3-slerp"]
+    res = results_for(models, [[12, 10, 4], [18, 10, 15]])
+    text = render_artifact(art, tmp_path, rel, res)["README.md"].decode()
+    sql = next(r for r in validate.recorded()["rows"] if r["category"] == "SQL Query Generation")
+    assert f"| SQL Query Generation | sql | {sql['correct'] + sql['wrong']} |" in text
+    assert "| `sql-01`: List the names of all products that cost more than 20. |" in text
+    board = text[text.index("## Leaderboard") :]
+    assert board.index("tiny-qwen3-slerp") < board.index("tiny-qwen3-a-distilled")  # ranked by overall
+    lo, hi = res.interval(models[1])
+    assert f"| {res.overall(models[1]):.2f} | {lo:.1f}-{hi:.1f} |" in board
+    assert "No evaluation of this version" in render_artifact(art, tmp_path, rel, None)["README.md"].decode()
+
+    # Figures measured on other cases or graders are not published as this version's.
+    stale = tmp_path / "accuracy.json"
+    stale.write_text(json.dumps({**validate.recorded(), "cases": "0" * 64}))
+    monkeypatch.setattr(validate, "ACCURACY", stale)
+    text = render_artifact(art, tmp_path, rel, res)["README.md"].decode()
+    assert "Not measured for this version" in text and "False pass" not in text

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hubkit.artifacts.base import Artifact, BuildContext, size_category
 from hubkit.bench import CATEGORIES
+from hubkit.bench import VERSION as BENCH_VERSION
 from hubkit.config import Benchmark, Release
 
 
@@ -40,11 +42,13 @@ class BenchArtifact(Artifact):
         return {
             **super().card_context(path),
             "pretty_name": b.pretty_name or b.name,
+            "version": str(BENCH_VERSION),
             "cases": str(b.cases),
             "categories": str(len(CATEGORIES)),
             "levels": "{} to {}".format(*level_range()),
             "samples": str(b.samples),
             "evaluated": [self.release.model_ref(r) for r in b.evaluate],
+            **grading_context(),
         }
 
     def card_data(self, ctx: dict[str, Any]):
@@ -62,3 +66,43 @@ class BenchArtifact(Artifact):
 
 def artifacts(release: Release) -> list[Artifact]:
     return [BenchArtifact(release.benchmark.name, release, section=release.benchmark)] if release.benchmark else []
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    """A prompt as a table cell: code blocks elided, one line, pipes escaped, cut at a word."""
+    text = " ".join(re.sub(r"```.*?```", "(code)", text, flags=re.S).split())
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + " ..."
+    return text.replace("|", "\\|")
+
+
+def _rate(bad: int, total: int) -> str:
+    return f"{100 * bad / total:.1f}% ({bad}/{total})" if total else "n/a"
+
+
+def grading_context() -> dict[str, Any]:
+    """Per category: its grader, levels, an example, and the grader's measured accuracy on the
+    labelled answers (`hubkit bench validate --write`), if it was measured on these cases."""
+    from hubkit.bench.cases import grader_kinds, load_cases
+    from hubkit.bench.validate import GOAL, record, recorded
+
+    cases = load_cases()
+    measured = recorded()
+    current = measured is not None and {k: measured[k] for k in ("graders", "cases", "labelled")} == {
+        k: v for k, v in record({}).items() if k != "rows"}  # fmt: skip
+    accuracy = {(r["category"], r["grader"]): r for r in measured["rows"]} if current else {}
+    rows = []
+    for cat in CATEGORIES:
+        mine = [c for c in cases if c.category == cat]
+        kinds = grader_kinds(cat).split(", ")
+        example = min(mine, key=lambda c: c.level)
+        acc = [accuracy[(cat, k)] for k in kinds if (cat, k) in accuracy]
+        rows.append({
+            "category": cat, "grader": grader_kinds(cat), "cases": str(len(mine)),
+            "levels": f"{min(c.level for c in mine)}-{max(c.level for c in mine)}",
+            "example_id": example.id, "example": _one_line(example.task),
+            "false_pass": _rate(sum(a["false_pass"] for a in acc), sum(a["wrong"] for a in acc)) if acc else "n/a",
+            "false_fail": _rate(sum(a["false_fail"] for a in acc), sum(a["correct"] for a in acc)) if acc else "n/a",
+            "labelled": str(sum(a["correct"] + a["wrong"] for a in acc)) if acc else "0",
+        })  # fmt: skip
+    return {"grading": rows, "accuracy_current": current, "accuracy_goal": f"{100 * GOAL:.0f}%"}

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hubkit.config import read_yaml, validate
 
 HERE = Path(__file__).parent / "validation"
+ACCURACY = HERE / "accuracy.json"  # the last full run, for the benchmark card; a test keeps it current
 GOAL = 0.05  # at most this share of false passes and of false fails per category
 
 
@@ -104,3 +105,22 @@ def coverage(folder: Path = HERE) -> dict[str, tuple[int, int]]:
         extra = labelled.get(c.id, Labelled(case=c.id))
         out[c.id] = (1 + len(extra.correct), len(c.wrong) + len(extra.wrong))
     return out
+
+
+def record(tallies: dict[tuple[str, str], Tally]) -> dict:
+    """What the benchmark card publishes: per category and grader, the counts and rates, with
+    the fingerprints of the cases and labelled answers and the graders' version they measure."""
+    from hubkit.bench.cases import cases_fingerprint
+    from hubkit.bench.graders import VERSION
+    from hubkit.workspace import file_sha256, fingerprint
+
+    rows = [{"category": cat, "grader": kind, "correct": t.right, "false_fail": t.false_fail, "wrong": t.wrong,
+             "false_pass": t.false_pass} for (cat, kind), t in sorted(tallies.items())]  # fmt: skip
+    labelled = fingerprint({p.name: file_sha256(p) for p in sorted(HERE.glob("*.yaml"))})
+    return {"graders": VERSION, "cases": cases_fingerprint(), "labelled": labelled, "rows": rows}
+
+
+def recorded() -> dict | None:
+    import json
+
+    return json.loads(ACCURACY.read_text()) if ACCURACY.exists() else None

@@ -51,6 +51,8 @@ def pct(x: float) -> str:
 
 def results_context(results: Results, repo_id: str | None) -> dict[str, Any]:
     """The benchmark section of a card: table cells, claims, all as formatted strings."""
+    from hubkit.bench.cases import grader_kinds
+
     models = [m.model for m in results.models]
     rows = []
     for cat in results.categories:
@@ -58,7 +60,7 @@ def results_context(results: Results, repo_id: str | None) -> dict[str, Any]:
         for m in models:
             lo, hi = results.interval(m, cat)
             cells.append(f"{pct(results.rate(m, cat))} ({pct(lo)}-{pct(hi)})")
-        rows.append({"category": cat, "cells": cells})
+        rows.append({"category": cat, "grader": grader_kinds(cat), "cells": cells})
     overall = []
     for m in models:
         lo, hi = results.interval(m)
@@ -91,6 +93,22 @@ def truncation_rows(results: Results) -> list[dict[str, Any]]:
             total = sum(c.total for c in m.categories.values()) if cat is None else m.categories[cat].total
             cells.append(f"{pct(100 * hit / total)} ({hit}/{total})")
         rows.append({"category": cat or "**All**", "cells": cells})
+    return rows
+
+
+def leaderboard(results: Results) -> list[dict[str, str]]:
+    """The evaluated models ranked by overall score, with its interval and the truncation rate."""
+    cut = {m.model: m.truncated for m in results.models}
+    rows = []
+    for m in sorted(results.models, key=lambda m: results.overall(m.model), reverse=True):
+        lo, hi = results.interval(m.model)
+        total = sum(c.total for c in m.categories.values())
+        hit = sum(cut[m.model].values()) if cut[m.model] is not None else None
+        rows.append({
+            "rank": str(1 + sum(results.overall(o.model) > results.overall(m.model) for o in results.models)),
+            "model": m.model, "overall": f"{results.overall(m.model):.2f}", "interval": f"{pct(lo)}-{pct(hi)}",
+            "truncated": f"{pct(100 * hit / total)}% ({hit}/{total})" if hit is not None else "not recorded",
+        })  # fmt: skip
     return rows
 
 
@@ -146,6 +164,9 @@ def render_artifact(art: Artifact, folder: Path, release: Release, results: Resu
         **art.card_context(folder),
         "release": {"version": release.version, "namespace": release.namespace, "license": release.license},
         "results": None,
+        # The benchmark's own card ranks the models evaluated on it.
+        "leaderboard": leaderboard(results) if results is not None and results.benchmark == art.repo_id else None,
+        "results_source": results.source if results is not None else None,
     }
     files: dict[str, bytes] = {}
     evaluated = results is not None and any(m.model == art.repo_id for m in results.models)

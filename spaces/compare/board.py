@@ -76,9 +76,9 @@ def benchmark_markdown(board: Board) -> str:
         return f"_{board.problem}_"
     s = board.summary
     short = [m.split("/")[-1] for m in s["models"]]
-    head = "| Category | " + " | ".join(short) + " |\n|---|" + "---|" * len(short) + "\n"
-    body = "".join(f"| {r['category']} | " + " | ".join(r["cells"]) + " |\n" for r in s["rows"])
-    body += "| **Overall** | " + " | ".join(s["overall"]) + " |\n"
+    head = "| Category | Graded by | " + " | ".join(short) + " |\n|---|---|" + "---|" * len(short) + "\n"
+    body = "".join(f"| {r['category']} | {r.get('grader', '')} | " + " | ".join(r["cells"]) + " |\n" for r in s["rows"])
+    body += "| **Overall** | | " + " | ".join(s["overall"]) + " |\n"
     out = [
         f"### {s['benchmark']}",
         f"Pass rate in % with its 95% interval; {s['n']} evaluations per category. "

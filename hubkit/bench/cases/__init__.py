@@ -26,6 +26,7 @@ class Case(BaseModel):
     category: str
     level: int = Field(ge=1, le=10)
     prompt: str
+    task: str = ""  # the prompt without its file's shared preamble (what a card shows as an example)
     context: str | None = None
     grader: dict[str, Any]
     reference: str
@@ -86,7 +87,8 @@ def load_cases(folder: Path = HERE) -> tuple[Case, ...]:
                 grader = {**f.grader, **c.grader}
                 if grader.get("differential"):  # generated inputs are compared with the reference fix
                     grader["reference"] = c.reference
-                fields = {**c.model_dump(), "prompt": prompt, "category": f.category, "grader": grader}
+                fields = {**c.model_dump(), "prompt": prompt, "task": c.prompt.strip(), "category": f.category,
+                          "grader": grader}  # fmt: skip
                 cases.append(Case(**fields))
             except ValueError as exc:
                 problems.append(f"{path}: {c.id}: {str(exc).splitlines()[-1]}")
@@ -100,6 +102,11 @@ def load_cases(folder: Path = HERE) -> tuple[Case, ...]:
         raise ConfigError(problems)
     order = {c: i for i, c in enumerate(CATEGORIES)}
     return tuple(sorted(cases, key=lambda c: (order[c.category], c.level)))
+
+
+def grader_kinds(category: str) -> str:
+    """The grader kind(s) behind a category's pass rate, e.g. "sql" or "facts"."""
+    return ", ".join(sorted({c.grader["kind"] for c in load_cases() if c.category == category})) or "unknown"
 
 
 def level_range() -> tuple[int, int]:
