@@ -105,4 +105,7 @@ def grading_context() -> dict[str, Any]:
             "false_fail": _rate(sum(a["false_fail"] for a in acc), sum(a["correct"] for a in acc)) if acc else "n/a",
             "labelled": str(sum(a["correct"] + a["wrong"] for a in acc)) if acc else "0",
         })  # fmt: skip
-    return {"grading": rows, "accuracy_current": current, "accuracy_goal": f"{100 * GOAL:.0f}%"}
+    over = [r["category"] for r, cat in zip(rows, CATEGORIES, strict=True) if any(
+        a["false_pass"] > GOAL * a["wrong"] or a["false_fail"] > GOAL * a["correct"]
+        for k in grader_kinds(cat).split(", ") if (a := accuracy.get((cat, k))))]  # fmt: skip
+    return {"grading": rows, "accuracy_current": current, "accuracy_goal": f"{100 * GOAL:.0f}%", "over_goal": over}

@@ -20,6 +20,10 @@ from hubkit.config import read_yaml, validate
 HERE = Path(__file__).parent / "validation"
 ACCURACY = HERE / "accuracy.json"  # the last full run, for the benchmark card; a test keeps it current
 GOAL = 0.05  # at most this share of false passes and of false fails per category
+# Graders that only look for the rubric's points in the text: a list of keywords with the wrong
+# decision passes them. Their rates are measured and published, but the goal binds the judge
+# (`--judge`) for these categories, not the keyword fallback.
+NEEDS_JUDGE = {"rubric"}
 
 
 class Labelled(BaseModel):

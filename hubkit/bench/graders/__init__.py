@@ -23,8 +23,10 @@ class Verdict:
 NO_ANSWER = "no-answer"
 # Part of every evaluation's fingerprint: bump it when a grader's verdicts change, so results
 # graded the old way are never mixed with new ones. 2: proof-of-completion and strict
-# comparisons for Python, the case's prompt sent to the judge.
-VERSION = 2
+# comparisons for Python, the case's prompt sent to the judge. 3: SQL test databases, differential
+# tests comparing exceptions and argument changes, the writing grader reading the writing,
+# markdown-blind facts, lowest terms.
+VERSION = 3
 
 
 def grade_result(spec: dict[str, Any], result, judge=None, prompt: str = "") -> Verdict:

@@ -18,7 +18,13 @@ _AFTER = re.compile(
     r"^\W*(?:(?:was|were|is|are|has been|had been|can be|could be)\s+)?(?:not\b|never\b|n't\b|ruled out|excluded|"
     r"unlikely|(?:was|is)n't\b|did not|does not|didn't|doesn't)"
 )
-_CLAUSE_END = re.compile(r"[.;:!?\n,]|\bbut\b|\bhowever\b|\bwhereas\b")
+_CLAUSE_END = re.compile(r"[.;:!?\n,]|\s[-\u2013\u2014]+\s|\bbut\b|\bhowever\b|\bwhereas\b")
+_MARKUP = re.compile(r"\*\*|__|[*`]")  # emphasis and code marks split phrases ("release **oxygen**")
+
+
+def plain(response: str) -> str:
+    """The visible answer, lower case, without markdown emphasis."""
+    return _MARKUP.sub("", strip_reasoning(response)).lower()
 
 
 def _has(text: str, phrase: str) -> bool:
@@ -35,7 +41,7 @@ def _has(text: str, phrase: str) -> bool:
 
 
 def grade(spec: dict[str, Any], response: str) -> Verdict:
-    text = strip_reasoning(response).lower()
+    text = plain(response)
     # Each required fact is a list of acceptable phrasings; one of them must be asserted.
     missing = [alts[0] for alts in spec.get("required", []) if not any(_has(text, a) for a in alts)]
     wrong = [c for c in spec.get("forbidden", []) if _has(text, c)]

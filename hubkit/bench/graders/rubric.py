@@ -8,7 +8,7 @@ from typing import Any
 
 from hubkit.bench.extract import strip_reasoning
 from hubkit.bench.graders import Verdict
-from hubkit.bench.graders.facts import _has
+from hubkit.bench.graders.facts import _has, plain
 
 
 class Judge:
@@ -56,7 +56,8 @@ def grade(spec: dict[str, Any], response: str, judge: Judge | None = None, promp
             len(met) >= need, f"judge:{judge.model}", f"{len(met)}/{len(items)} items: {verdict.get('reason', '')}"
         )
     # Fallback: an item is met when one of its phrasings appears in the answer.
-    met = [it["id"] for it in items if any(_has(answer.lower(), p) for p in it["any"])]
+    text = plain(response)
+    met = [it["id"] for it in items if any(_has(text, p) for p in it["any"])]
     return Verdict(
         len(met) >= need, "rubric", f"{len(met)}/{len(items)} items met (need {need}): {', '.join(met) or 'none'}"
     )
