@@ -359,3 +359,20 @@ def test_differential_tests_compare_exceptions_and_argument_changes(answer, pass
             "differential": {"function": "pop_last", "args": ["st.lists(st.integers(), max_size=3)"]}}  # fmt: skip
     v = grade(spec, f"```python\n{answer}\n```")
     assert v.passed is passed, v.detail
+
+
+def test_validate_with_a_judge_measures_the_judge_on_the_same_answers():
+    from hubkit.bench.validate import load_set, run
+
+    class Credulous:  # a judge that finds every rubric point in every answer
+        model = "credulous"
+
+        def __call__(self, prompt, items, answer):
+            assert prompt.strip() and answer.strip()
+            return {"items": {it["id"]: True for it in items}, "reason": "all there"}
+
+    tallies = run(judge=Credulous(), kinds={"rubric"})
+    assert set(tallies) == {("Complex Scenario Analysis", "judge:credulous"), ("Ethical Dilemma", "judge:credulous")}
+    ethics = tallies[("Ethical Dilemma", "judge:credulous")]
+    labelled = sum(len(load_set()[f"eth-{i:02d}"].wrong) for i in range(1, 11))
+    assert ethics.false_fail == 0 and ethics.false_pass == ethics.wrong >= labelled  # every wrong answer passed

@@ -73,14 +73,17 @@ def load_set(folder: Path = HERE) -> dict[str, Labelled]:
     return out
 
 
-def run(judge=None, folder: Path = HERE) -> dict[tuple[str, str], Tally]:
-    """(category, grader kind) -> tally over every labelled answer, the cases' own included."""
+def run(judge=None, folder: Path = HERE, kinds: set[str] | None = None) -> dict[tuple[str, str], Tally]:
+    """(category, grader kind) -> tally over every labelled answer, the cases' own included
+    (only the cases of these grader kinds, if given)."""
     from hubkit.bench.cases import load_cases
     from hubkit.bench.graders import grade
 
     labelled = load_set(folder)
     tallies: dict[tuple[str, str], Tally] = defaultdict(Tally)
     for case in load_cases():
+        if kinds is not None and case.grader["kind"] not in kinds:
+            continue
         extra = labelled.get(case.id, Labelled(case=case.id))
         kind = case.grader["kind"] if not (judge and case.grader["kind"] == "rubric") else f"judge:{judge.model}"
         t = tallies[(case.category, kind)]
