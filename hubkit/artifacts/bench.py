@@ -84,28 +84,25 @@ def grading_context() -> dict[str, Any]:
     """Per category: its grader, levels, an example, and the grader's measured accuracy on the
     labelled answers (`hubkit bench validate --write`), if it was measured on these cases."""
     from hubkit.bench.cases import grader_kinds, load_cases
-    from hubkit.bench.validate import GOAL, record, recorded
+    from hubkit.bench.validate import GOAL, measured_on, recorded
 
     cases = load_cases()
-    measured = recorded()
-    current = measured is not None and {k: measured[k] for k in ("graders", "cases", "labelled")} == {
-        k: v for k, v in record({}).items() if k != "rows"}  # fmt: skip
+    measured, now = recorded(), measured_on()
+    current = measured is not None and {k: measured.get(k) for k in now} == now
     accuracy = {(r["category"], r["grader"]): r for r in measured["rows"]} if current else {}
-    rows = []
+    rows, over = [], []
     for cat in CATEGORIES:
         mine = [c for c in cases if c.category == cat]
-        kinds = grader_kinds(cat).split(", ")
         example = min(mine, key=lambda c: c.level)
-        acc = [accuracy[(cat, k)] for k in kinds if (cat, k) in accuracy]
+        acc = [accuracy[(cat, k)] for k in grader_kinds(cat).split(", ") if (cat, k) in accuracy]
+        fp, wrong = sum(a["false_pass"] for a in acc), sum(a["wrong"] for a in acc)
+        ff, right = sum(a["false_fail"] for a in acc), sum(a["correct"] for a in acc)
         rows.append({
             "category": cat, "grader": grader_kinds(cat), "cases": str(len(mine)),
             "levels": f"{min(c.level for c in mine)}-{max(c.level for c in mine)}",
             "example_id": example.id, "example": _one_line(example.task),
-            "false_pass": _rate(sum(a["false_pass"] for a in acc), sum(a["wrong"] for a in acc)) if acc else "n/a",
-            "false_fail": _rate(sum(a["false_fail"] for a in acc), sum(a["correct"] for a in acc)) if acc else "n/a",
-            "labelled": str(sum(a["correct"] + a["wrong"] for a in acc)) if acc else "0",
+            "false_pass": _rate(fp, wrong), "false_fail": _rate(ff, right), "labelled": str(wrong + right),
         })  # fmt: skip
-    over = [r["category"] for r, cat in zip(rows, CATEGORIES, strict=True) if any(
-        a["false_pass"] > GOAL * a["wrong"] or a["false_fail"] > GOAL * a["correct"]
-        for k in grader_kinds(cat).split(", ") if (a := accuracy.get((cat, k))))]  # fmt: skip
+        if any(a["false_pass"] > GOAL * a["wrong"] or a["false_fail"] > GOAL * a["correct"] for a in acc):
+            over.append(cat)
     return {"grading": rows, "accuracy_current": current, "accuracy_goal": f"{100 * GOAL:.0f}%", "over_goal": over}

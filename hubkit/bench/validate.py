@@ -114,17 +114,21 @@ def coverage(folder: Path = HERE) -> dict[str, tuple[int, int]]:
     return out
 
 
-def record(tallies: dict[tuple[str, str], Tally]) -> dict:
-    """What the benchmark card publishes: per category and grader, the counts and rates, with
-    the fingerprints of the cases and labelled answers and the graders' version they measure."""
+def measured_on() -> dict:
+    """What grader accuracy depends on: the graders' version, the cases, the labelled answers."""
     from hubkit.bench.cases import cases_fingerprint
     from hubkit.bench.graders import VERSION
     from hubkit.workspace import file_sha256, fingerprint
 
+    labelled = fingerprint({p.name: file_sha256(p) for p in sorted(HERE.glob("*.yaml"))})
+    return {"graders": VERSION, "cases": cases_fingerprint(), "labelled": labelled}
+
+
+def record(tallies: dict[tuple[str, str], Tally]) -> dict:
+    """What the benchmark card publishes: per category and grader, the counts, with what they were measured on."""
     rows = [{"category": cat, "grader": kind, "correct": t.right, "false_fail": t.false_fail, "wrong": t.wrong,
              "false_pass": t.false_pass} for (cat, kind), t in sorted(tallies.items())]  # fmt: skip
-    labelled = fingerprint({p.name: file_sha256(p) for p in sorted(HERE.glob("*.yaml"))})
-    return {"graders": VERSION, "cases": cases_fingerprint(), "labelled": labelled, "rows": rows}
+    return {**measured_on(), "rows": rows}
 
 
 def recorded() -> dict | None:

@@ -98,12 +98,11 @@ def truncation_rows(results: Results) -> list[dict[str, Any]]:
 
 def leaderboard(results: Results) -> list[dict[str, str]]:
     """The evaluated models ranked by overall score, with its interval and the truncation rate."""
-    cut = {m.model: m.truncated for m in results.models}
     rows = []
     for m in sorted(results.models, key=lambda m: results.overall(m.model), reverse=True):
         lo, hi = results.interval(m.model)
         total = sum(c.total for c in m.categories.values())
-        hit = sum(cut[m.model].values()) if cut[m.model] is not None else None
+        hit = sum(m.truncated.values()) if m.truncated is not None else None
         rows.append({
             "rank": str(1 + sum(results.overall(o.model) > results.overall(m.model) for o in results.models)),
             "model": m.model, "overall": f"{results.overall(m.model):.2f}", "interval": f"{pct(lo)}-{pct(hi)}",
