@@ -259,6 +259,8 @@ def bench_validate(
 
     from hubkit.bench.validate import ACCURACY, GOAL, NEEDS_JUDGE, coverage, record, recorded, run
 
+    if judge and (write or check):
+        raise UsageError("--write and --check record the deterministic graders; run them without --judge")
     the_judge = None
     if judge:
         bench = _load(config).benchmark
@@ -279,14 +281,12 @@ def bench_validate(
             (judge_only if kind in NEEDS_JUDGE else over).append(rates)
     _console().print(table)
     for (cat, kind), t in tallies.items():
-        if verbose or any(o.startswith(f"{cat} ({kind})") for o in over):
+        if verbose or any(o.startswith(f"{cat} ({kind})") for o in over + judge_only):
             for line in t.misgraded:
                 print(f"  {line}")
     thin = [c for c, (ok, bad) in coverage().items() if ok < 2 or bad < 2]
     if thin:
         print(f"{len(thin)} cases have fewer than 2 correct and 2 wrong labelled answers ({thin[0]} ...)")
-    if judge and (write or check):
-        raise UsageError("--write and --check record the deterministic graders; run them without --judge")
     if write:
         ACCURACY.write_text(json.dumps(record(tallies), indent=1) + "\n")
         print(f"wrote {ACCURACY.name}")

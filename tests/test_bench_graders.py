@@ -334,6 +334,8 @@ def test_sql_test_suite_separates_queries_right_only_on_the_case_data():
     ({"must_include": ["harbor"]}, "Boats rest in the harbour.", True),  # British spelling
     ({"must_include": ["rain"]}, "A rainy night.", True),  # an inflection
     ({"must_include": ["rain"]}, "The trains ran late.", False),  # only inside another word
+    ({"must_include": ["shine"]}, "The sun was shining.", True),
+    ({"must_include": ["shine"]}, "He hurt his shin.", False),  # a shorter word, not a form of it
     ({"forbid": ["the"]}, "They left at dawn.", True),  # "they" is not "the"
     ({"sentences": 1}, "Rain falls. Roofs shine.", False),
     ({"lines": 3}, "Here is the poem:\n\nOne line\nTwo lines\nThree lines", True),  # the introduction is not the poem

@@ -33,8 +33,11 @@ def _mentions(text: str, word: str, inflected: bool = True) -> bool:
     w = _spelling(word)
     if not inflected:
         return bool(re.search(rf"\b{re.escape(w)}(?:s|es)?\b", _spelling(text)))
-    stem = re.escape(w[:-1]) + "e?" if w.endswith("e") else re.escape(w) + f"{re.escape(w[-1])}?"
-    return bool(re.search(rf"\b{stem}{_SUFFIXES}\b", _spelling(text)))
+    if w.endswith("e"):  # shine: shines, shined, shining, shiny; not "shin"
+        form = re.escape(w[:-1]) + r"(?:e(?:s|d|r|rs|ly)?|ing|ed|er|ers|y)"
+    else:  # sun: suns, sunny; rain: rainy, raining
+        form = re.escape(w) + f"{re.escape(w[-1])}?{_SUFFIXES}"
+    return bool(re.search(rf"\b{form}\b", _spelling(text)))
 
 
 def _words(text: str) -> list[str]:

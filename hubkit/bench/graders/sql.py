@@ -12,6 +12,7 @@ reference on every database.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import sqlite3
 import threading
@@ -90,8 +91,6 @@ def generate(tables: dict[str, Any], seed: int) -> dict[str, list[dict[str, Any]
 @lru_cache(maxsize=64)
 def _databases(schema: str, data: str, suite_key: str) -> tuple[sqlite3.Connection, ...]:
     """The case's database, then the suite's; read-only from here on (the authorizer)."""
-    import json
-
     suite = json.loads(suite_key) if suite_key else None
     dbs = []
     for i in range(1 + (suite["databases"] if suite else 0)):
@@ -127,8 +126,6 @@ def _run(conn: sqlite3.Connection, query: str) -> list[tuple]:
 
 
 def databases(spec: dict[str, Any]) -> tuple[sqlite3.Connection, ...]:
-    import json
-
     suite = spec.get("suite")
     return _databases(spec["schema"], spec.get("data", ""), json.dumps(suite, sort_keys=True) if suite else "")
 
