@@ -106,6 +106,16 @@ def test_a_column_splits_inline_reasoning_as_it_streams_and_counts_tokens(space)
     assert "6 reasoning + 4 answer tokens" in c.stats() and "TTFT" in c.stats()
 
 
+def test_time_to_first_token_counts_a_token_whose_text_is_not_out_yet(space):
+    c = space.engines.Column("m", opened=True)
+    time.sleep(0.05)
+    c.add("", tokens=1)  # a word is still forming: no text yet, but the model has answered
+    first = c.first_token
+    time.sleep(0.3)
+    c.add("Hello ", tokens=1)
+    assert first is not None and c.first_token == first and first - c.started < 0.2
+
+
 def test_a_column_that_never_leaves_think_has_no_answer(space):
     c = space.engines.Column("m", opened=True)
     c.add("I keep thinking about </thin", tokens=5)  # a half tag is not a close
@@ -151,7 +161,8 @@ def test_cases_are_found_by_category_level_or_text_and_shown_escaped(space):
 def test_the_board_says_why_it_has_nothing_to_show(space, hub, api, monkeypatch, tmp_path):
     import huggingface_hub.constants as c
 
-    monkeypatch.setattr(c, "ENDPOINT", hub.url)
+    monkeypatch.setattr(c, "ENDPOINT", hub.url)  # as HF_ENDPOINT set before import does in the Space
+    monkeypatch.setattr(c, "HUGGINGFACE_CO_URL_TEMPLATE", hub.url + "/{repo_id}/resolve/{revision}/{filename}")
     monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "cache"))
     load = space.board.load_board
     assert "No evaluation is configured" in load(None, None).problem
@@ -159,6 +170,13 @@ def test_the_board_says_why_it_has_nothing_to_show(space, hub, api, monkeypatch,
     api.create_repo("ns/old-details", repo_type="dataset")
     api.upload_file(path_or_fileobj=b"{}", path_in_repo="results.json", repo_id="ns/old-details", repo_type="dataset")
     assert "has no summary.json" in load("ns/old-details", None, hub.token).problem
+    api.upload_file(path_or_fileobj=b'{"models": []}', path_in_repo="summary.json", repo_id="ns/old-details",
+                    repo_type="dataset")  # fmt: skip
+    assert "has no per-sample details" in load("ns/old-details", None, hub.token).problem
+    # A hub that stops answering is not an old evaluation: the board says it could not read it.
+    hub.stop()
+    down = load("ns/old-details", None, hub.token).problem
+    assert "could not be read" in down and "older hubkit" not in down
     assert space.board.benchmark_markdown(load(None, None)).startswith("_No evaluation")
 
 
@@ -224,6 +242,80 @@ def test_local_models_stream_together_stop_and_survive_a_killed_worker(space, ti
         for w in engine.workers.values():
             if w.proc and w.proc.poll() is None:
                 w.proc.kill()
+
+
+def test_every_token_is_reported_when_made_and_control_tokens_are_not_text(space, tiny_pair):
+    """Tokens are reported as they are made, text or not (the text streamer holds a word back
+    until it ends); the chat template's control tokens never reach the page."""
+    import torch
+
+    model, tokenizer = space.engines.load(str(tiny_pair[next(iter(tiny_pair))]))
+    msgs = [{"role": "user", "content": "What is 6 times 7?"}]
+    s = space.engines.Sampling(temperature=0.7, top_p=0.95, max_new_tokens=96)
+    torch.manual_seed(0)
+    events = list(space.engines.generate(model, tokenizer, msgs, s, cancelled=lambda: False))
+    deltas = [e for e in events if e["event"] == "delta"]
+    made = events[-1]["tokens"]
+    assert events[-1]["event"] == "done" and made > 8
+    assert [e["tokens"] for e in deltas if e["tokens"]] == [1] * made  # one report per token, as it is made
+    text = "".join(e["text"] for e in deltas)
+    controls = [t.content for t in tokenizer.added_tokens_decoder.values() if t.special]
+    assert text.strip() and not [c for c in controls if c in text]
+    # The same generation, raw: the model did write control tokens (<|im_start|>), so the filter had work.
+    prompt = tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+    ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+    torch.manual_seed(0)
+    out = model.generate(**ids, max_new_tokens=96, do_sample=True, temperature=0.7, top_p=0.95)
+    raw = tokenizer.decode(out[0, ids["input_ids"].shape[1] :])
+    assert any(c in raw for c in controls), raw
+
+
+FAKE_SPACES = """
+import pickle
+calls = []
+
+def GPU(duration=60):
+    def wrap(fn):
+        pickle.dumps(fn)  # ZeroGPU runs the function in a worker process: it must pickle by reference
+        def call(*args, **kwargs):
+            pickle.dumps((args, kwargs))  # and so must its arguments
+            calls.append(args[0])
+            return fn(*args, **kwargs)
+        return call
+    return wrap
+"""
+
+
+def test_on_zerogpu_each_generation_goes_through_spaces_gpu_and_stop_ends_it(space, tiny_pair, tmp_path,
+                                                                              monkeypatch):  # fmt: skip
+    """ZeroGPU hardware is not here: a stand-in `spaces` package checks what ZeroGPU needs (a module-level
+    function and arguments that pickle); the engine, the models and the generation are real."""
+    (tmp_path / "spaces").mkdir()
+    (tmp_path / "spaces" / "__init__.py").write_text(FAKE_SPACES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    monkeypatch.delitem(sys.modules, "spaces", raising=False)
+    models = [str(p) for p in tiny_pair.values()]
+    engine = space.engines.make_engine({"backend": {"kind": "local"}}, models)
+    assert type(engine).__name__ == "ZeroGpuEngine"
+    msgs = [{"role": "user", "content": "What is 6 times 7?"}]
+    s = space.engines.Sampling(temperature=0.7, max_new_tokens=48)
+    cols = list(space.engines.stream_columns(engine, models, msgs, s, threading.Event()))[-1]
+    assert all(c.finish in ("stop", "length") and c.tokens > 0 and c.first_token for c in cols)
+    assert sorted(sys.modules["spaces"].calls) == sorted(models)
+
+    # Stop ends the generation itself (its thread), not only the column.
+    before = threading.active_count()
+    stop = threading.Event()
+    long = space.engines.Sampling(temperature=0.7, max_new_tokens=4000)
+    for cols in space.engines.stream_columns(engine, models[:1], msgs, long, stop):
+        if cols[0].tokens:
+            stop.set()
+    assert cols[0].finish == "cancelled"
+    deadline = time.monotonic() + 10
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() <= before, threading.enumerate()
 
 
 def test_coalesced_deltas_keep_every_character_token_and_the_forced_close(space):

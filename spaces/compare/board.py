@@ -48,15 +48,19 @@ def load_board(details: str | None, benchmark: str | None, token: str | None = N
     if not details:
         return Board(problem="No evaluation is configured for this release; the comparison still works.")
     from huggingface_hub import HfApi, hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.errors import RepositoryNotFoundError
 
     try:
         files = HfApi(token=token).list_repo_files(details, repo_type="dataset")
+        if SUMMARY not in files:  # from the listing: a failed download must not read as a missing file
+            return Board(problem=f"{details} has no {SUMMARY}: it was published by an older hubkit.")
         summary = hf_hub_download(details, SUMMARY, repo_type="dataset", token=token)
         board = Board(summary=json.loads(Path(summary).read_text()))
         if CHART in files:
             board.chart = hf_hub_download(details, CHART, repo_type="dataset", token=token)
         board.rows = _parquet_rows(details, sorted(f for f in files if f.endswith(".parquet")), token)
+        if not board.rows:  # the tabs need both: a table without its answers explains nothing
+            return Board(problem=f"{details} has no per-sample details (parquet files): it is incomplete.")
         if benchmark:
             bench_files = HfApi(token=token).list_repo_files(benchmark, repo_type="dataset")
             parquet = sorted(f for f in bench_files if f.endswith(".parquet"))
@@ -64,8 +68,6 @@ def load_board(details: str | None, benchmark: str | None, token: str | None = N
         return board
     except RepositoryNotFoundError:
         return Board(problem=f"No evaluation has been published yet ({details} is not on the Hub).")
-    except EntryNotFoundError:
-        return Board(problem=f"{details} has no {SUMMARY}: it was published by an older hubkit.")
     except Exception as exc:  # a tab that cannot load says why; the rest of the Space works
         return Board(problem=f"The evaluation in {details} could not be read: {type(exc).__name__}: {str(exc)[:200]}")
 

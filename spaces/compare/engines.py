@@ -66,7 +66,7 @@ class Column:
 
     def add(self, text: str = "", tokens: int = 0, reasoning: str | None = None) -> None:
         now = time.monotonic()
-        if (text or reasoning) and self.first_token is None:
+        if (text or reasoning or tokens) and self.first_token is None:  # text may wait for a word's end
             self.first_token = now
         was_closed = self.reasoning_tokens is not None
         if reasoning:
@@ -105,9 +105,12 @@ def generate(model: Any, tokenizer: Any, messages: list[dict], s: Sampling, canc
     prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     opened = prompt.rstrip().endswith(OPEN)  # Qwen3-Thinking's template opens <think> itself
     yield {"event": "start", "opened": opened}
-    specials = {tokenizer.eos_token, tokenizer.pad_token, "<|im_end|>", "<|endoftext|>"} - {None}
+    # Control tokens a model may emit (<|im_start|>, eos, pad) are not text; the think tags are.
+    specials = {t.content for t in tokenizer.added_tokens_decoder.values() if t.special}
+    specials = (specials | {tokenizer.eos_token, tokenizer.pad_token}) - {OPEN, CLOSE, None, ""}
     close_ids = tokenizer.encode(CLOSE, add_special_tokens=False)
-    state = {"tokens": 0, "closed": not opened, "budget_hit": False, "reasoning_tokens": None if opened else 0}
+    state = {"tokens": 0, "closed": not opened, "budget_hit": False, "reasoning_tokens": None if opened else 0,
+             "abandoned": False}  # fmt: skip
 
     class Stop(StoppingCriteria):
         def __init__(self, start: int):
@@ -122,7 +125,7 @@ def generate(model: Any, tokenizer: Any, messages: list[dict], s: Sampling, canc
             if s.thinking_budget and not state["closed"] and len(new) >= s.thinking_budget:
                 state["budget_hit"] = True
                 return True
-            return cancelled()
+            return state["abandoned"] or cancelled()
 
     class Streamer(TextIteratorStreamer):
         """Text as it forms, with the number of tokens behind each piece."""
@@ -161,11 +164,16 @@ def generate(model: Any, tokenizer: Any, messages: list[dict], s: Sampling, canc
 
         thread = threading.Thread(target=target, daemon=True)
         thread.start()
-        for chunk, n in streamer:
-            for special in specials:
-                chunk = chunk.replace(special, "")
-            if chunk or n:
-                yield {"event": "delta", "text": chunk, "tokens": n}
+        try:
+            for chunk, n in streamer:
+                for special in specials:
+                    chunk = chunk.replace(special, "")
+                if chunk or n:
+                    yield {"event": "delta", "text": chunk, "tokens": n}
+        except GeneratorExit:  # the reader closed this generator: the model stops at its next token
+            state["abandoned"] = True
+            thread.join()
+            raise
         thread.join()
         if "error" in out:
             raise RuntimeError(out["error"])
@@ -217,11 +225,11 @@ def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
     return ids
 
 
-def load(model_id: str):
+def load(model_id: str, device_map: str | None = "auto"):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_id)
-    model = AutoModelForCausalLM.from_pretrained(model_id, dtype="auto", device_map="auto").eval()
+    model = AutoModelForCausalLM.from_pretrained(model_id, dtype="auto", device_map=device_map).eval()
     return model, tokenizer
 
 
@@ -314,24 +322,37 @@ class LocalEngine:
         self.workers[model].run(messages, s, stop, emit)
 
 
+_ZERO: dict[str, tuple[Any, Any]] = {}  # model id -> (model, tokenizer), loaded at start-up
+
+
+def _zero_generate(model_id: str, messages: list[dict], s: Sampling) -> Iterator[dict]:
+    """One generation on a ZeroGPU device. Module-level, with plain arguments: ZeroGPU runs it in a
+    worker process and pickles what crosses over (the models stay behind in `_ZERO`)."""
+    model, tokenizer = _ZERO[model_id]
+    yield from generate(model, tokenizer, messages, s, cancelled=lambda: False)
+
+
 class ZeroGpuEngine:
     """Local models in this process, each generation on a ZeroGPU device through `spaces.GPU`."""
 
     def __init__(self, models: list[str]):
+        import torch
+
         import spaces
 
-        self.loaded = {m: load(m) for m in models}  # ZeroGPU wants weights loaded at start-up
-        self.gpu = spaces.GPU(duration=120)(self._generate)
+        for m in models:  # ZeroGPU's pattern: weights on the CPU at start-up, `.to("cuda")` there too
+            model, tokenizer = load(m, device_map=None)
+            _ZERO[m] = (model.to("cuda") if torch.cuda.is_available() else model, tokenizer)
+        self.gpu = spaces.GPU(duration=120)(_zero_generate)
 
     def warm(self) -> None:
         pass
 
-    def _generate(self, model: str, messages: list[dict], s: Sampling):
-        yield from generate(*self.loaded[model], messages, s, cancelled=lambda: False)
-
     def run(self, model: str, messages: list[dict], s: Sampling, stop: threading.Event, emit: Emit) -> None:
-        for event in self.gpu(model, messages, s):
+        events = self.gpu(model, messages, s)
+        for event in events:
             if stop.is_set():
+                events.close()  # ends the generation (and frees the GPU) instead of leaving it running
                 emit({"event": "done", "finish": "cancelled"})
                 return
             emit(event)
