@@ -264,6 +264,19 @@ class Space(_Strict):
     backend: SpaceBackend = Field(default_factory=SpaceBackend)
     limits: SpaceLimits = Field(default_factory=SpaceLimits)
     arena: Arena | None = None
+    # Space secrets set at publish: the secret's name -> the publishing job's environment variable
+    # holding its value (e.g. HF_TOKEN: HUBKIT_SPACE_TOKEN, a token that may write the votes dataset).
+    secrets: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("secrets")
+    @classmethod
+    def _names_not_values(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, env in value.items():
+            if not key.isidentifier():
+                raise ValueError(f"secret name {key!r} must be a variable name")
+            if not env.isidentifier():  # the message leaves it out: it may be the secret itself
+                raise ValueError(f"secret {key} must name an environment variable of the publisher, not hold a value")
+        return value
 
     @field_validator("hardware")
     @classmethod

@@ -145,6 +145,55 @@ def test_bad_token_is_one_line_and_never_shown(demo, hub):
     assert not any(secret in p.read_text(errors="ignore") for p in ws.root.rglob("*") if p.is_file())
 
 
+def test_space_secrets_are_set_from_the_environment_and_never_shown(demo, hub, api, monkeypatch):
+    from hubkit.localhub.store import Store
+
+    config, ws = demo
+    space = "hubkit-demo/tiny-qwen3-compare"
+    edit(config, lambda d: d["space"].update(secrets={"HF_TOKEN": "HUBKIT_SPACE_TOKEN"}))
+    rel = load_release(config)
+    pipeline.build(rel, ws, report=quiet)  # the config changed: the Space is rebuilt (same files)
+    monkeypatch.delenv("HUBKIT_SPACE_TOKEN", raising=False)
+    lines = []
+    publish_release(rel, ws, hub.url, hub.token, dry_run=True, report=lines.append)
+    assert f"space:{space}: would set secrets HF_TOKEN from $HUBKIT_SPACE_TOKEN (not set)" in lines
+    r = run_cli("publish", "-c", str(config), "-w", str(ws.root), "--hub", hub.url, env={"HF_TOKEN": hub.token})
+    assert r.returncode != 0 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert "space.secrets.HF_TOKEN: the environment variable HUBKIT_SPACE_TOKEN is not set" in r.stderr
+    assert list(api.list_models(author="hubkit-demo")) == []  # refused before anything was published
+
+    secret = "hf_space_votes_token_0123456789"
+    monkeypatch.setenv("HUBKIT_SPACE_TOKEN", secret)
+    lines = []
+    publish_release(rel, ws, hub.url, hub.token, report=lines.append)
+    assert f"space:{space}: secrets set: HF_TOKEN from $HUBKIT_SPACE_TOKEN" in lines and secret not in str(lines)
+    digest = Store(hub.root).secrets(space)["HF_TOKEN"]["sha256"]
+    assert digest == hashlib.sha256(secret.encode()).hexdigest()
+    assert not any(secret.encode() in f.read_bytes() for f in [*hub.root.rglob("*"), *ws.root.rglob("*")]
+                   if f.is_file())  # fmt: skip
+
+    # A rotated token reaches the Space on the next publish, though there is nothing to commit.
+    monkeypatch.setenv("HUBKIT_SPACE_TOKEN", secret + "-rotated")
+    out = dict((p.artifact, o) for p, o in publish_release(rel, ws, hub.url, hub.token, report=quiet))
+    assert out["tiny-qwen3-compare"] == "nothing to do"
+    rotated = hashlib.sha256(f"{secret}-rotated".encode()).hexdigest()
+    assert Store(hub.root).secrets(space)["HF_TOKEN"]["sha256"] == rotated
+    # A PR does not touch the running Space's secrets.
+    lines = []
+    publish_release(rel, ws, hub.url, hub.token, create_pr=True, report=lines.append)
+    assert any("would set secrets HF_TOKEN" in x and "without --create-pr" in x for x in lines)
+
+
+def test_a_space_secret_must_name_a_variable_not_hold_its_value(demo):
+    from hubkit.errors import ConfigError
+
+    config, _ = demo
+    edit(config, lambda d: d["space"].update(secrets={"HF_TOKEN": "hf_abcdef-0123456789"}))
+    with pytest.raises(ConfigError, match="secret HF_TOKEN must name an environment variable of the publisher") as err:
+        load_release(config)
+    assert "hf_abcdef" not in str(err.value)
+
+
 class FlakyProxy(http.server.ThreadingHTTPServer):
     """Forwards to the hub, but each distinct request fails once with 503. A commit is
     forwarded *before* its 503, so the client loses the answer of a commit that landed."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -37,6 +38,7 @@ def published(tmp_path_factory):
     data = yaml.safe_load(config.read_text())
     # Long enough answers to see them stream; votes committed within seconds; the scoreboard after one.
     data["space"].update(max_new_tokens=1024, arena={**data["space"]["arena"], "every_minutes": 0.02, "min_votes": 1})
+    data["space"]["secrets"] = {"HF_TOKEN": "HUBKIT_SPACE_TOKEN"}  # the Space's write token, set at publish
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     rel, ws = load_release(config), Workspace(root / "ws")
     pipeline.build(rel, ws, report=lambda m: None)
@@ -44,10 +46,15 @@ def published(tmp_path_factory):
     hub = HubProcess(root / "hub-data").start()
     app = None
     try:
-        publish_release(rel, ws, hub.url, hub.token, report=lambda m: None)
+        os.environ["HUBKIT_SPACE_TOKEN"] = hub.token
+        try:
+            publish_release(rel, ws, hub.url, hub.token, report=lambda m: None)
+        finally:
+            del os.environ["HUBKIT_SPACE_TOKEN"]
         space = Path(snapshot_download("hubkit-demo/tiny-qwen3-compare", repo_type="space", endpoint=hub.url,
                                        local_dir=root / "space", token=hub.token))  # fmt: skip
         port = free_port()
+        # The Hub runs a Space with its secrets as environment variables: HF_TOKEN, as publish set it.
         env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_DISABLE_XET": "1", "HF_TOKEN": hub.token,
                "HF_HOME": str(root / "hf"), "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_SERVER_PORT": str(port),
                "GRADIO_SERVER_NAME": "127.0.0.1", "NO_PROXY": "127.0.0.1,localhost"}  # fmt: skip
@@ -90,6 +97,11 @@ def test_the_published_space_carries_hubkits_splitter_and_its_inputs(published):
     assert cfg["benchmark"] == "hubkit-demo/tiny-cmdr-bench" and cfg["details"] == "hubkit-demo/tiny-cmdr-bench-details"
     card = (space / "README.md").read_text()
     assert f"sdk_version: {version('gradio')}" in card and "suggested_hardware: cpu-basic" in card
+    # Publish set the Space's secret HF_TOKEN (the token the Space runs with here), kept as a digest.
+    from hubkit.localhub.store import Store
+
+    secret = Store(published.hub.root).secrets("hubkit-demo/tiny-qwen3-compare")["HF_TOKEN"]
+    assert secret["sha256"] == hashlib.sha256(published.hub.token.encode()).hexdigest()
     # The card says where votes go (a repo the Space creates; card lint knows it is the release's).
     assert f"(https://huggingface.co/datasets/{VOTES})" in card and "**Cases**" in card
 

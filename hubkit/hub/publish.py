@@ -66,6 +66,46 @@ def publish_repo(plan: RepoPlan, creds: Credentials, release: Release, artifact,
     return retrying(attempt, endpoint=creds.endpoint, repo_id=plan.repo_id, report=report)
 
 
+def space_secrets(release: Release, *, required: bool = True) -> dict[str, str | None]:
+    """The Space's secrets (name -> value) from the publishing job's environment, remembered for
+    redaction; a missing variable is one line before anything is published (`required`)."""
+    from hubkit import secrets
+
+    out = {}
+    for key, env in (release.space.secrets if release.space else {}).items():
+        out[key] = secrets.from_env(env)
+        if out[key] is None and required:
+            raise UsageError(f"space.secrets.{key}: the environment variable {env} is not set; "
+                             "publish sets the Space's secret from it")  # fmt: skip
+    return out
+
+
+def _set_secrets(plan: RepoPlan, creds: Credentials, release: Release, values: dict[str, str | None], *,
+                 dry_run: bool, create_pr: bool, report: Report) -> None:  # fmt: skip
+    """Set the Space's secrets (on every publish: a rotated token reaches the Space without a commit)."""
+    where = f"space:{plan.repo_id}"
+    if release.space.arena and "HF_TOKEN" not in release.space.secrets:
+        votes = release.repo_id(release.space.arena.votes)
+        report(f"{where}: the Arena saves votes only with a Space secret HF_TOKEN that may write {votes}: "
+               "set space.secrets, or add it in the Space's settings")  # fmt: skip
+    if not values:
+        return
+    names = ", ".join(f"{k} from ${env}{'' if values[k] else ' (not set)'}" for k, env in release.space.secrets.items())
+    if dry_run or create_pr:
+        why = "" if dry_run else " after the PR is merged: publish without --create-pr"
+        report(f"{where}: would set secrets {names}{why}")
+        return
+
+    def attempt(n: int) -> None:
+        api = creds.api(plan.repo_type, plan.repo_id)
+        for key, value in values.items():
+            env = release.space.secrets[key]
+            api.add_space_secret(plan.repo_id, key, value, description=f"set by hubkit from ${env}")
+
+    retrying(attempt, endpoint=creds.endpoint, repo_id=plan.repo_id, report=report)
+    report(f"{where}: secrets set: {names}")
+
+
 def publish_release(
     release: Release, workspace: Workspace, endpoint: str, token: str | None, *,
     create_pr: bool = False, dry_run: bool = False, report: Report = print, artifacts=None, browse: str | None = None,
@@ -82,12 +122,16 @@ def publish_release(
     if conflicts and not create_pr:
         p = conflicts[0]
         raise UsageError(f"{p.repo_id}: files changed but tag {p.tag} already exists; bump `version` in the config")
+    publishes_space = any(p.repo_type == "space" and not p.skipped for p in plans)
+    values = space_secrets(release, required=not dry_run and not create_pr) if publishes_space else {}
     graph = Graph(release, workspace, artifacts)
     results = []
     for plan in plans:
         if plan.skipped or dry_run:
             results.append((plan, plan.action))
             report(f"{plan.repo_type}:{plan.repo_id}: {plan.action}")
+            if not plan.skipped and plan.repo_type == "space":
+                _set_secrets(plan, creds, release, values, dry_run=True, create_pr=create_pr, report=report)
             continue
         outcome = publish_repo(
             plan, creds, release, graph.nodes[plan.artifact], workspace.manifest(plan.artifact),
@@ -95,5 +139,7 @@ def publish_release(
         )  # fmt: skip
         page = repo_url(browse or endpoint, plan.repo_type, plan.repo_id)
         report(f"{plan.repo_type}:{plan.repo_id}: {outcome}  {page}")
+        if plan.repo_type == "space":
+            _set_secrets(plan, creds, release, values, dry_run=False, create_pr=create_pr, report=report)
         results.append((plan, outcome))
     return results

@@ -60,6 +60,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("POST DELETE", rf"{_API}/branch/(?P<name>.+)", "branch"),
     ("POST DELETE", rf"{_API}/tag/(?P<name>.+)", "tag"),
     ("PUT", rf"{_API}/settings", "settings"),
+    ("POST DELETE", r"api/spaces/(?P<repo>[^/]+/[^/]+)/secrets", "space_secret"),
     ("GET POST", rf"{_API}/xet-(?P<access>read|write)-token/(?P<rev>.+)", "xet_token"),
     ("POST", r"oauth/token", "token_exchange"),
     ("POST", rf"{_REPO}\.git/info/lfs/objects/batch", "lfs_batch"),
@@ -258,6 +259,16 @@ class HubApp:
         repo_type, repo_id = self.writable(request, p)
         body = await request.json()
         await run_in_threadpool(self.store.update_settings, repo_type, repo_id, _private(body))
+        return JSONResponse({})
+
+    async def space_secret(self, request: Request, repo: str) -> Response:
+        _, repo_id = self.writable(request, {"kind": "spaces", "repo": repo})
+        body = await request.json()
+        key = body.get("key")
+        if not isinstance(key, str) or not key.isidentifier():
+            raise HubError(400, "A secret needs a key that is a variable name")
+        value = str(body.get("value", "")) if request.method == "POST" else None
+        await run_in_threadpool(self.store.set_secret, repo_id, key, value)
         return JSONResponse({})
 
     async def xet_token(self, request: Request, access: str, rev: str, **p: str) -> Response:

@@ -179,6 +179,23 @@ class Store:
                 info["private"] = bool(private)
             _write_json(self.repo_dir(repo_type, repo_id) / "repo.json", info)
 
+    def set_secret(self, repo_id: str, key: str, value: str | None) -> None:
+        """Set (None: delete) a Space secret. Kept as a digest, never in the clear: this hub runs
+        no Space, and what it must show is which secret was set to what (tests compare digests)."""
+        with self.lock:
+            self.repo("space", repo_id)
+            secrets = self.secrets(repo_id)
+            if value is None:
+                secrets.pop(key, None)
+            else:
+                secrets[key] = {"sha256": hashlib.sha256(value.encode()).hexdigest(), "updatedAt": now()}
+            _write_json(self.repo_dir("space", repo_id) / "secrets.json", secrets)
+
+    def secrets(self, repo_id: str) -> dict[str, dict[str, str]]:
+        """A Space's secrets: name -> {sha256, updatedAt}."""
+        path = self.repo_dir("space", repo_id) / "secrets.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
     # --- refs and commits --------------------------------------------------------------
     def refs(self, repo_type: str, repo_id: str) -> dict[str, dict[str, str]]:
         self.repo(repo_type, repo_id)

@@ -230,6 +230,8 @@ def build() -> gr.Blocks:
         if ARENA:
             with gr.Tab("Arena", id="arena-tab"):
                 gr.Markdown("Two models drawn at random answer as **A** and **B**. Vote, then see who they were.")
+                if VOTES.problem:  # said before anyone votes, not only after
+                    gr.Markdown(f"_Note: {VOTES.problem}_", elem_id="votes-problem")
                 battle = gr.State(None)
                 a_question = gr.Textbox(label="Question", lines=2, elem_id="arena-question",
                                         max_length=LIMITS["max_prompt_chars"])  # fmt: skip
