@@ -169,6 +169,8 @@ def test_space_secrets_are_set_from_the_environment_and_never_shown(demo, hub, a
     assert f"space:{space}: secrets set: HF_TOKEN from $HUBKIT_SPACE_TOKEN" in lines and secret not in str(lines)
     digest = Store(hub.root).secrets(space)["HF_TOKEN"]["sha256"]
     assert digest == hashlib.sha256(secret.encode()).hexdigest()
+    page = httpx.get(f"{hub.url}/spaces/{space}").text  # the preview names it, as the Space's settings do
+    assert "Space secrets: HF_TOKEN (set " in page and digest not in page and secret not in page
     assert not any(secret.encode() in f.read_bytes() for f in [*hub.root.rglob("*"), *ws.root.rglob("*")]
                    if f.is_file())  # fmt: skip
 

@@ -182,6 +182,9 @@ class Pages:
         sha, tree = self.store.tree(repo_type, repo_id, "main")
         text = self._blob_text(tree, "README.md")
         body = [self._header(repo_type, repo_id, meta, "card")]
+        if repo_type == "space" and (secrets := self.store.secrets(repo_id)):  # names and times, never values
+            names = ", ".join(f"{escape(k)} (set {escape(v['updatedAt'])})" for k, v in sorted(secrets.items()))
+            body.append(f'<p class="muted space-secrets">Space secrets: {names}</p>')
         if text is None:
             body.append('<p class="muted">No model card (README.md) in this repo.</p>')
         else:
@@ -317,4 +320,3 @@ class Pages:
                 lines.append(f'<span class="{cls}">{escape(line)}</span>' if cls else escape(line))
             parts.append('<h3>Card (README.md)</h3><pre class="diff">' + "\n".join(lines) + "</pre>")
         return layout(f"Changes · {repo_id}", "".join(parts), self._crumbs(repo_type, repo_id))
-
