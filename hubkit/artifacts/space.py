@@ -53,7 +53,9 @@ class SpaceArtifact(Artifact):
         app = self.release.resolve(self.section.app)
         files = {str(p): file_sha256(app / p) for p in app_files(app)}
         shared = {name: file_sha256(src) for name, src in SHARED.items()}
-        return {"space": self.section.model_dump(mode="json"), "app_sha256": files, "shared_sha256": shared}
+        # Secrets are set at publish, not built: naming one does not make the Space stale.
+        section = self.section.model_dump(mode="json", exclude={"secrets"})
+        return {"space": section, "app_sha256": files, "shared_sha256": shared}
 
     def build(self, ctx: BuildContext) -> None:
         import json
