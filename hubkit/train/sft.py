@@ -252,9 +252,11 @@ def train(job: TrainJob) -> dict[str, Any] | None:
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     wall = time.monotonic() - started
     final_eval = trainer.evaluate()["eval_loss"] if eval_set else None
+    if trainer.is_world_process_zero():
+        trainer.save_model(str(job.work / "adapter"))
+    _leave_group(state)
     if not trainer.is_world_process_zero():
         return None
-    trainer.save_model(str(job.work / "adapter"))
     history = trainer.state.log_history
     steps = [h for h in history if "loss" in h]
     train_tokens = sum(len(e) for e in train_set)
@@ -296,6 +298,19 @@ def _progress(report: Callable[[str], None]):
     return Progress()
 
 
+def _leave_group(state) -> None:
+    """Every process waits for the adapter, then closes its process group.
+
+    A process that exits with its gloo/NCCL group still open can abort in the group's
+    destructor ("terminate called without an active exception") while the main one is saving.
+    """
+    import torch.distributed as dist
+
+    if state.num_processes > 1 and dist.is_available() and dist.is_initialized():
+        state.wait_for_everyone()
+        dist.destroy_process_group()
+
+
 def _broadcast(value: Path | None) -> Path | None:
     """The main process's choice, on every process (they must resume from the same step)."""
     from accelerate import PartialState
@@ -321,7 +336,6 @@ def merge_adapter(base: Path, adapter: Path, out: Path) -> None:
     for name in ("generation_config.json", "chat_template.jinja"):
         if (base / name).is_file():
             shutil.copyfile(base / name, out / name)
-
 
 
 def completion_loss(model_dir: Path, rows: list[dict[str, Any]]) -> float:
