@@ -252,10 +252,11 @@ def train(job: TrainJob) -> dict[str, Any] | None:
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     wall = time.monotonic() - started
     final_eval = trainer.evaluate()["eval_loss"] if eval_set else None
-    if trainer.is_world_process_zero():
+    main = trainer.is_world_process_zero()
+    if main:
         trainer.save_model(str(job.work / "adapter"))
     _leave_group(state)
-    if not trainer.is_world_process_zero():
+    if not main:
         return None
     history = trainer.state.log_history
     steps = [h for h in history if "loss" in h]
