@@ -15,8 +15,10 @@ install: $(BIN)/hubkit
 demo: install
 	$(BIN)/hubkit release --config configs/demo.yaml
 
+# Tests run on every core (pytest-xdist), one math thread per worker so workers do not fight
+# over cores; the demo builds they share are made once per run. Ends with the 15 slowest tests.
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n auto --dist loadgroup --durations=15
 
 .PHONY: install demo test

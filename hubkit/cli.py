@@ -24,7 +24,6 @@ STATE_STYLE = {
     "up to date": "green",
     "stale": "yellow",
     "not built": "cyan",
-    "not available": "dim",
 }
 
 
@@ -62,7 +61,7 @@ def _root(
 
 @app.command()
 def status(config: Path = ConfigOpt, workspace: Path = WorkspaceOpt) -> None:
-    """List every artifact: up to date, stale (and why), not built, or not available yet."""
+    """List every artifact: up to date, stale (and why), or not built."""
     from rich.table import Table
 
     from hubkit import pipeline

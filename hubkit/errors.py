@@ -22,6 +22,3 @@ class ConfigError(UsageError):
         self.problems = problems
         super().__init__("\n".join(problems))
 
-
-class NotAvailableError(HubkitError):
-    """A stage was asked for that this version of hubkit cannot run (yet)."""

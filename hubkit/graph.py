@@ -10,7 +10,7 @@ from hubkit.config import Release
 from hubkit.errors import UsageError
 from hubkit.workspace import Workspace, fingerprint
 
-UP_TO_DATE, STALE, NOT_BUILT, NOT_AVAILABLE = "up to date", "stale", "not built", "not available"
+UP_TO_DATE, STALE, NOT_BUILT = "up to date", "stale", "not built"
 
 
 @dataclass(frozen=True)
@@ -89,11 +89,6 @@ class Graph:
 
     def _judge(self, name: str) -> State:
         a = self.nodes[name]
-        if reason := a.unavailable():
-            return State(NOT_AVAILABLE, reason)
-        for dep in a.inputs:
-            if self.state(dep).status == NOT_AVAILABLE:
-                return State(NOT_AVAILABLE, f"needs {dep}, which is not available")
         manifest = self.workspace.manifest(name)
         if manifest is None:
             return State(NOT_BUILT)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from hubkit.artifacts import Artifact, BuildContext
 from hubkit.config import Release
-from hubkit.errors import NotAvailableError, UsageError
-from hubkit.graph import NOT_AVAILABLE, NOT_BUILT, STALE, UP_TO_DATE, Graph, State
+from hubkit.errors import UsageError
+from hubkit.graph import NOT_BUILT, STALE, UP_TO_DATE, Graph, State
 from hubkit.workspace import Workspace, fingerprint
 
 Report = Callable[[str], None]
@@ -38,8 +38,8 @@ def build(
 ) -> dict[str, str]:
     """Build `targets` (all if None) and their inputs; returns what happened to each artifact.
 
-    Outcomes: "built", "up to date", "not available". Asking by name for an artifact that
-    cannot be built raises NotAvailableError after the others are done.
+    Outcomes: "built", "up to date". What this machine cannot build (`Artifact.check`) is
+    refused before anything is built.
     """
     graph = Graph(release, workspace, artifacts)
     outcome: dict[str, str] = {}
@@ -49,10 +49,6 @@ def build(
             graph.nodes[name].check()
     for name in todo:
         art, st = graph.nodes[name], graph.state(name)
-        if st.status == NOT_AVAILABLE:
-            report(f"{name}: not available: {st.reason}")
-            outcome[name] = "not available"
-            continue
         if st.status == UP_TO_DATE and not force:
             report(f"{name}: up to date, nothing to do")
             outcome[name] = "up to date"
@@ -79,10 +75,7 @@ def build(
         graph.forget()
         outcome[name] = "built"
         report(f"{name}: built -> {workspace.path(name)}")
-    missing = [t for t in (targets or []) if outcome.get(t) == "not available"]
-    if missing:
-        raise NotAvailableError(f"artifact {missing[0]!r} is not available: {graph.state(missing[0]).reason}")
-    counts = {k: list(outcome.values()).count(k) for k in ("built", "up to date", "not available")}
+    counts = {k: list(outcome.values()).count(k) for k in ("built", "up to date")}
     report("summary: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     if counts["built"] == 0:
         report("nothing was rebuilt")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -111,9 +113,40 @@ def test_nothing_runs_in_the_graders_process():
     assert r.ok and not hasattr(__builtins__, "HACKED") and sys.modules.keys() == before.keys()
 
 
-def test_isolation_layers_are_reported():
-    r = run("print(1)")
-    assert {"clean env", "own folder", "rlimits", "audit hook"} <= set(r.isolation)
+PROBE = r"""
+import json, os, resource
+seen = {"env": sorted(os.environ), "cwd": os.getcwd(), "files": sorted(os.listdir(".")), "uid": os.getuid(),
+        "as": resource.getrlimit(resource.RLIMIT_AS)[0], "pid": os.getpid()}
+try:
+    seen["net"] = [line.split(":")[0].strip() for line in open("/proc/self/net/dev").read().splitlines()[2:]]
+except OSError:
+    seen["net"] = None
+try:
+    open("/tmp/hubkit-probe-outside", "w").close()
+    seen["hook"] = False
+except PermissionError as e:
+    seen["hook"] = str(e).startswith("sandbox:")
+print(json.dumps(seen))
+"""
+
+
+def test_isolation_labels_are_what_the_answer_observes(monkeypatch):
+    """Each label the sandbox reports is a layer the code inside can observe, and no more."""
+    monkeypatch.setenv("HUBKIT_CANARY", "visible-only-outside")
+    r = run_python({"main.py": PROBE}, "main.py")
+    assert r.ok, r.stderr
+    seen = json.loads(r.stdout)
+    observed = {
+        "clean env": set(seen["env"]) <= {"HOME", "LANG", "PATH", "TMPDIR"},
+        "own folder": seen["cwd"].startswith(tempfile.gettempdir()) and seen["files"] == ["_boot.py", "main.py"],
+        "rlimits": seen["as"] == Limits().memory_mb << 20,
+        "audit hook": seen["hook"] is True,
+        "no network (netns)": seen["net"] == ["lo"],
+        "pid namespace": seen["pid"] <= 2,
+        "runs as nobody": seen["uid"] == 65534,
+    }
+    assert set(r.isolation) == {label for label, held in observed.items() if held}, (r.isolation, seen)
+    assert not os.path.exists("/tmp/hubkit-probe-outside")
 
 
 @pytest.mark.parametrize(

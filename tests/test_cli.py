@@ -1,4 +1,4 @@
-"""The real `hubkit` entry point: exit codes, one-line errors, the demo job end to end."""
+"""The `hubkit` entry point: exit codes, one-line errors, the demo job end to end."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import pytest
 import yaml
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, copy_demo, run_cli
 
 HEAVY = ("torch", "transformers", "datasets", "gradio", "mergekit", "peft", "trl", "matplotlib")
 
@@ -61,21 +61,22 @@ def test_default_config_is_release_yaml(tmp_path):
 
 
 @pytest.mark.e2e
-def test_demo_build_status_and_release(demo_config, tmp_path):
-    ws = str(tmp_path / "ws")
-    r = run_cli("build", "-c", str(demo_config), "-w", ws)
-    assert r.returncode == 0, r.stderr
-    assert "tiny-qwen3-a-distilled: built" in r.stdout
-    assert "tiny-qwen3-a-distilled: training lora (peft) on 8 rows of tiny-teacher-a-reasoning" in r.stdout
-    assert "tiny-teacher-a-reasoning: built" in r.stdout  # generated over HTTP by the scripted teacher
-    assert "evaluate: hubkit-demo/tiny-qwen3-slerp: 100 new samples" in r.stdout  # the evaluation artifact
+def test_demo_build_status_and_release(trained_demo, tmp_path):
+    # The build is the session's shared trained demo: `hubkit build` run by the real entry point.
+    built = (trained_demo / "build.log").read_text()
+    assert "tiny-qwen3-a-distilled: built" in built
+    assert "tiny-qwen3-a-distilled: training lora (peft) on 8 rows of tiny-teacher-a-reasoning" in built
+    assert "tiny-teacher-a-reasoning: built" in built  # generated over HTTP by the scripted teacher
+    assert "evaluate: hubkit-demo/tiny-qwen3-slerp: 100 new samples" in built  # the evaluation artifact
 
-    r = run_cli("status", "-c", str(demo_config), "-w", ws)
+    demo = copy_demo(trained_demo, tmp_path / "demo")
+    config, ws = str(demo / "configs" / "demo.yaml"), str(demo / "ws")
+    r = run_cli("status", "-c", config, "-w", ws)
     assert r.returncode == 0
     row = next(line for line in r.stdout.splitlines() if "tiny-qwen3-b-distil" in line)
     assert "up to date" in row
 
-    r = run_cli("release", "-c", str(demo_config), "-w", ws)
+    r = run_cli("release", "-c", config, "-w", ws)
     assert r.returncode == 0, r.stderr
     assert "tiny-qwen3-a-distilled: up to date, nothing to do" in r.stdout
     assert "tiny-cmdr-bench-details: up to date, nothing to do" in r.stdout
@@ -84,15 +85,17 @@ def test_demo_build_status_and_release(demo_config, tmp_path):
         in r.stdout
     )
     assert "model:hubkit-demo/tiny-qwen3-slerp: committed " in r.stdout  # to the embedded local hub
-    assert (tmp_path / "ws" / ".hub" / "repos" / "model" / "hubkit-demo" / "tiny-qwen3-slerp").is_dir()
+    assert (demo / "ws" / ".hub" / "repos" / "model" / "hubkit-demo" / "tiny-qwen3-slerp").is_dir()
 
     # The students were trained for real, and their cards say how.
-    card = (tmp_path / "ws" / "tiny-qwen3-a-distilled" / "README.md").read_text()
+    card = (demo / "ws" / "tiny-qwen3-a-distilled" / "README.md").read_text()
     assert "## Training" in card and "| optimizer steps | 40 |" in card
 
 
-def test_errors_never_show_a_secret(monkeypatch):
-    from hubkit.secrets import redact as _redact
-
-    monkeypatch.setenv("HF_TOKEN", "hf_abcdefghijklmnop")
-    assert _redact("failed with hf_abcdefghijklmnop in it") == "failed with *** in it"
+def test_errors_never_show_a_secret(tmp_path):
+    """The CLI's error path redacts: a user's mistake that echoes a secret prints *** instead."""
+    secret = "hf_abcdefghijklmnop"
+    missing = tmp_path / f"pasted-{secret}" / "release.yaml"
+    r = run_cli("status", "--config", str(missing), env={"HF_TOKEN": secret})
+    assert r.returncode == 2
+    assert r.stderr == f"{tmp_path}/pasted-***/release.yaml: file not found\n"

@@ -18,7 +18,7 @@ from hubkit.config import Filters
 from hubkit.distill.filters import Contamination, Dedup, reason_kind, refusal
 from hubkit.distill.generate import question_of, screen
 from hubkit.distill.prompts import Prompt
-from tests.conftest import ROOT, copy_project, free_port, run_cli
+from tests.conftest import ROOT, copy_project, free_port, run_cli, run_cli_process
 
 # --- filters: the wrong inputs that would fool them --------------------------------------------
 
@@ -355,12 +355,12 @@ def test_the_key_never_reaches_output_files_or_manifest(tmp_path):
     try:
         cfg = _release(tmp_path, [_dataset(server.url, str(tmp_path / "p.jsonl"), 3, api_key_env="TEACHER_KEY")])
         ws = tmp_path / "ws"
-        ok = run_cli("build", "-c", str(cfg), "-w", str(ws), env={"TEACHER_KEY": secret})
+        ok = run_cli_process("build", "-c", str(cfg), "-w", str(ws), env={"TEACHER_KEY": secret})
         assert ok.returncode == 0, ok.stderr
-        cards = run_cli("cards", "render", "-c", str(cfg), "-w", str(ws), env={"TEACHER_KEY": secret})
+        cards = run_cli_process("cards", "render", "-c", str(cfg), "-w", str(ws), env={"TEACHER_KEY": secret})
         assert cards.returncode == 0, cards.stderr
         # A fresh workspace: a forced rebuild of the first would take every answer from the journal.
-        bad = run_cli("build", "-c", str(cfg), "-w", str(tmp_path / "ws2"), env={"TEACHER_KEY": secret[::-1]})
+        bad = run_cli_process("build", "-c", str(cfg), "-w", str(tmp_path / "ws2"), env={"TEACHER_KEY": secret[::-1]})
     finally:
         server.stop()
     assert bad.returncode == 1 and "HTTP 401" in bad.stderr and "check TEACHER_KEY" in bad.stderr

@@ -11,10 +11,10 @@ import yaml
 from hubkit import pipeline
 from hubkit.artifacts import Artifact, BuildContext
 from hubkit.config import load_release
-from hubkit.errors import NotAvailableError, UsageError
+from hubkit.errors import UsageError
 from hubkit.graph import Graph
 from hubkit.workspace import Workspace
-from tests.conftest import CONFIGS, fixture_models
+from tests.conftest import CONFIGS, copy_demo
 
 
 @dataclass
@@ -157,25 +157,27 @@ def test_cycle_and_unknown_dependency_are_errors(release, tmp_path):
         Graph(release, ws, chain(release)[1]).closure(["nope"])
 
 
-def test_not_available_propagates_and_is_an_error_when_asked_for(release, tmp_path):
+def test_what_this_machine_cannot_build_is_refused_before_anything_builds(release, tmp_path):
     ws = Workspace(tmp_path)
-    _, arts = chain(release)
-    arts[0].unavailable = lambda: "no backend"
-    st = states(release, ws, arts)
-    assert st["a"] == ("not available", "no backend")
-    assert st["c"] == ("not available", "needs b, which is not available")
-    out = pipeline.build(release, ws, artifacts=arts, report=lambda m: None)
-    assert out == {"a": "not available", "b": "not available", "c": "not available", "d": "built"}
-    with pytest.raises(NotAvailableError, match="artifact 'c' is not available"):
-        pipeline.build(release, ws, ["c"], artifacts=arts, report=lambda m: None)
+    calls, arts = chain(release)
+
+    def needs_cuda():
+        raise UsageError("c: needs a CUDA GPU")
+
+    arts[2].check = needs_cuda
+    assert {s for s, _ in states(release, ws, arts).values()} == {"not built"}  # status judges, never refuses
+    with pytest.raises(UsageError, match="c: needs a CUDA GPU"):
+        pipeline.build(release, ws, artifacts=arts, report=lambda m: None)
+    assert calls == [] and sorted(p.name for p in tmp_path.iterdir()) == []  # not even a or d
+    pipeline.build(release, ws, ["b", "d"], artifacts=arts, report=lambda m: None)  # c not asked for: no check
+    assert calls == ["a", "b", "d"]
 
 
-def test_demo_fixture_models_rebuild_exactly_on_seed_change(demo_config, tmp_path):
-    fixture_models(demo_config)
-    ws = Workspace(tmp_path / "ws")
-    rel = load_release(demo_config)
-    first = pipeline.build(rel, ws, report=lambda m: None)
-    assert first["tiny-qwen3-a-distilled"] == first["tiny-qwen3-b-distilled"] == "built"
+def test_demo_fixture_models_rebuild_exactly_on_seed_change(fixture_demo, tmp_path):
+    first = (fixture_demo / "build.log").read_text()
+    assert "tiny-qwen3-a-distilled: built" in first and "tiny-qwen3-b-distilled: built" in first
+    demo = copy_demo(fixture_demo, tmp_path / "demo")
+    demo_config, ws = demo / "configs" / "demo.yaml", Workspace(demo / "ws")
     data = yaml.safe_load(demo_config.read_text())
     data["models"][1]["fixture"]["seed"] = 7
     demo_config.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -10,6 +10,7 @@ from hubkit.errors import HubkitError, UsageError
 from hubkit.llm import ChatRequest, derive_seed, split_reasoning
 from hubkit.llm.client import ChatClient
 from hubkit.testing.teacher import BackgroundTeacher, Options
+from tests.conftest import NO_WAIT
 
 
 def _requests(n: int, max_tokens: int = 400) -> list[ChatRequest]:
@@ -28,7 +29,8 @@ def _requests(n: int, max_tokens: int = 400) -> list[ChatRequest]:
 
 def _ask(url: str, reqs: list[ChatRequest], **endpoint) -> dict:
     out = {}
-    ChatClient(ChatEndpoint(model="t", base_url=url, **endpoint)).map(reqs, lambda r, res: out.__setitem__(r.key, res))
+    client = ChatClient(ChatEndpoint(model="t", base_url=url, **endpoint), backoff=NO_WAIT)
+    client.map(reqs, lambda r, res: out.__setitem__(r.key, res))
     return out
 
 

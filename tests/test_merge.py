@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from hubkit import merge
 from hubkit.errors import ConfigError, HubkitError
 from hubkit.merge.lint import lint
-from tests.conftest import CONFIGS, KIMI, QWEN, run_cli
+from tests.conftest import CONFIGS, KIMI, QWEN, copy_demo, run_cli
 
 GRADIENT = [0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1]
 
@@ -252,7 +252,7 @@ def test_release_uses_the_intended_config_and_the_seed_one_is_kept():
     assert (CONFIGS / "merge" / "slerp-v5.yaml").is_file()
 
 
-def test_demo_merge_artifact_builds_loads_and_has_card_inputs(demo_config, tmp_path):
+def test_demo_merge_artifact_builds_loads_and_has_card_inputs(trained_demo, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from hubkit import pipeline
@@ -260,13 +260,16 @@ def test_demo_merge_artifact_builds_loads_and_has_card_inputs(demo_config, tmp_p
     from hubkit.graph import Graph
     from hubkit.workspace import Workspace
 
-    rel, ws = load_release(demo_config), Workspace(tmp_path / "ws")
+    demo = copy_demo(trained_demo, tmp_path / "demo")  # the trained students of the session's demo
+    demo_config = demo / "configs" / "demo.yaml"
+    rel, ws = load_release(demo_config), Workspace(demo / "ws")
+    shutil.rmtree(ws.path("tiny-qwen3-slerp"))
     out = pipeline.build(rel, ws, ["tiny-qwen3-slerp"], report=lambda m: None)
     assert out == {
-        "tiny-teacher-a-reasoning": "built",
-        "tiny-teacher-b-reasoning": "built",
-        "tiny-qwen3-a-distilled": "built",
-        "tiny-qwen3-b-distilled": "built",
+        "tiny-teacher-a-reasoning": "up to date",
+        "tiny-teacher-b-reasoning": "up to date",
+        "tiny-qwen3-a-distilled": "up to date",
+        "tiny-qwen3-b-distilled": "up to date",
         "tiny-qwen3-slerp": "built",
     }
     folder = ws.path("tiny-qwen3-slerp")

@@ -20,7 +20,10 @@ from hubkit.config import load_release
 from hubkit.hub.auth import hf_api
 from hubkit.hub.publish import publish_release
 from hubkit.workspace import Workspace
-from tests.conftest import CONFIGS, HubProcess, built_demo, output_dir
+from tests.conftest import CONFIGS, LocalHub, copy_demo, output_dir
+
+# Its tests share one published demo (a module fixture): under pytest-xdist they run on one worker.
+pytestmark = pytest.mark.xdist_group("preview")
 
 HOSTILE = """---
 license: apache-2.0
@@ -75,10 +78,10 @@ def test_unknown_pages_are_html_404s(hub):
 
 
 @pytest.fixture(scope="module")
-def two_versions(tmp_path_factory):
+def two_versions(fixture_demo, tmp_path_factory):
     """The demo published as v0.1.0, then as v0.1.1 (every card changes: it names the version)."""
-    root = built_demo(tmp_path_factory.mktemp("preview"), ".hubkit")
-    hub = HubProcess(root / "hub-data").start()
+    root = copy_demo(fixture_demo, tmp_path_factory.mktemp("preview") / "demo", ".hubkit")
+    hub = LocalHub(root / "hub-data")
     config = root / "configs" / "demo.yaml"
     quiet = lambda m: None  # noqa: E731
     rel, ws = load_release(config), Workspace(root / ".hubkit")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import shutil
 import threading
 
 import httpx
@@ -18,20 +17,15 @@ from hubkit.hub.auth import Credentials, hf_api
 from hubkit.hub.plan import plan_release
 from hubkit.hub.publish import publish_release
 from hubkit.workspace import Workspace
-from tests.conftest import HubProcess, built_demo, run_cli
+from tests.conftest import NO_WAIT, HubProcess, copy_demo, run_cli, run_cli_process
 
 MODELS = ["tiny-qwen3-a-distilled", "tiny-qwen3-b-distilled", "tiny-qwen3-slerp"]
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    return built_demo(tmp_path_factory.mktemp("built"), "ws")
-
-
 @pytest.fixture
-def demo(built, tmp_path):
-    """(release config path, workspace) copies that a test may change."""
-    shutil.copytree(built, tmp_path / "d")
+def demo(fixture_demo, tmp_path):
+    """(release config path, workspace) copies of the session's built demo that a test may change."""
+    copy_demo(fixture_demo, tmp_path / "d")
     return tmp_path / "d" / "configs" / "demo.yaml", Workspace(tmp_path / "d" / "ws")
 
 
@@ -137,7 +131,7 @@ def test_cli_plan_markdown_and_publish(demo, hub):
 def test_bad_token_is_one_line_and_never_shown(demo, hub):
     config, ws = demo
     secret = "hf_wrong_secret_token_0123456789"
-    r = run_cli("publish", "-c", str(config), "-w", str(ws.root), "--hub", hub.url, env={"HF_TOKEN": secret})
+    r = run_cli_process("publish", "-c", str(config), "-w", str(ws.root), "--hub", hub.url, env={"HF_TOKEN": secret})
     assert r.returncode == 1
     assert r.stderr.endswith("the token was rejected (401); set HF_TOKEN to a write token or run `hf auth login`\n")
     assert len(r.stderr.splitlines()) == 1
@@ -156,7 +150,7 @@ def test_space_secrets_are_set_from_the_environment_and_never_shown(demo, hub, a
     lines = []
     publish_release(rel, ws, hub.url, hub.token, dry_run=True, report=lines.append)
     assert f"space:{space}: would set secrets HF_TOKEN from $HUBKIT_SPACE_TOKEN (not set)" in lines
-    r = run_cli("publish", "-c", str(config), "-w", str(ws.root), "--hub", hub.url, env={"HF_TOKEN": hub.token})
+    r = run_cli_process("publish", "-c", str(config), "-w", str(ws.root), "--hub", hub.url, env={"HF_TOKEN": hub.token})
     assert r.returncode != 0 and len(r.stderr.splitlines()) == 1, r.stderr
     assert "space.secrets.HF_TOKEN: the environment variable HUBKIT_SPACE_TOKEN is not set" in r.stderr
     assert list(api.list_models(author="hubkit-demo")) == []  # refused before anything was published
@@ -196,8 +190,8 @@ def test_a_space_secret_must_name_a_variable_not_hold_its_value(demo):
 
 
 class FlakyProxy(http.server.ThreadingHTTPServer):
-    """Forwards to the hub, but each distinct request fails once with 503. A commit is
-    forwarded *before* its 503, so the client loses the answer of a commit that landed."""
+    """Forwards to the hub, but each distinct request fails once with 503 or 429. A commit is
+    forwarded *before* its error, so the client loses the answer of a commit that landed."""
 
     def __init__(self, target: str):
         self.target, self.seen, self.failed, self.lost_commits = target, set(), 0, 0
@@ -219,8 +213,8 @@ class FlakyProxy(http.server.ThreadingHTTPServer):
                 if fail and "/commit/" in self.path:
                     httpx.request(self.command, proxy.target + self.path, headers=headers, content=body)
                     proxy.lost_commits += 1
-                if fail:
-                    self.send_response(503)
+                if fail:  # a server error or a rate limit: both are retried
+                    self.send_response(503 if len(proxy.seen) % 2 else 429)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
@@ -241,15 +235,18 @@ class FlakyProxy(http.server.ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
 
 
-def test_transient_errors_are_retried_without_duplicate_commits(demo, hub, api):
+def test_transient_errors_are_retried_without_duplicate_commits(demo, hub, api, no_library_backoff):
     config, ws = demo
     proxy = FlakyProxy(hub.url)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    said = []
     try:
         url = f"http://127.0.0.1:{proxy.server_port}"
-        publish_release(load_release(config), ws, url, hub.token, report=quiet)
+        publish_release(load_release(config), ws, url, hub.token, report=said.append, backoff=NO_WAIT)
     finally:
         proxy.shutdown()
+    retried = [line for line in said if "; retrying in" in line]
+    assert any("429" in line for line in retried) and any("503" in line for line in retried), retried
     # Two datasets, three models, the benchmark, its evaluation details, the Space.
     assert proxy.failed >= 10 and proxy.lost_commits == 8
     assert all(len(commits(api, m)) == 2 for m in MODELS)  # initial + exactly one release commit
@@ -260,20 +257,20 @@ def test_transient_errors_are_retried_without_duplicate_commits(demo, hub, api):
         assert [t.name for t in api.list_repo_refs(f"hubkit-demo/{m}").tags] == ["v0.1.0"]
 
 
-def test_server_killed_mid_upload_then_publish_again(demo, tmp_path):
+def test_server_killed_mid_upload_then_publish_again(demo, tmp_path, no_library_backoff):
     config, ws = demo
     root = tmp_path / "hub-data"
     dying = HubProcess(root, extra=("--crash-after-bytes", "400000")).start()  # inside the first model file
     try:
         with pytest.raises(HubkitError, match="unreachable or failing after 5 tries"):
-            publish_release(load_release(config), ws, dying.url, dying.token, report=quiet)
+            publish_release(load_release(config), ws, dying.url, dying.token, report=quiet, backoff=NO_WAIT)
         assert dying.proc.wait(timeout=10) == 17
     finally:
         dying.stop()
     back = HubProcess(root).start()
     try:
         api = hf_api(back.url, back.token)
-        publish_release(load_release(config), ws, back.url, back.token, report=quiet)
+        publish_release(load_release(config), ws, back.url, back.token, report=quiet, backoff=NO_WAIT)
         for m in MODELS:
             history = api.list_repo_commits(f"hubkit-demo/{m}")
             assert [c.title for c in history] == [f"Release v0.1.0: {m}", "initial commit"]

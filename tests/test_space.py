@@ -17,14 +17,17 @@ from hubkit import pipeline
 from hubkit.config import load_release
 from hubkit.hub.publish import publish_release
 from hubkit.workspace import Workspace
-from tests.conftest import ROOT, HubProcess, copy_project, fixture_models, free_port, output_dir
+from tests.conftest import ROOT, LocalHub, copy_demo, free_port, output_dir
+
+# Its tests share one published demo (a module fixture): under pytest-xdist they run on one worker.
+pytestmark = pytest.mark.xdist_group("space")
 
 MODELS = ["hubkit-demo/tiny-qwen3-a-distilled", "hubkit-demo/tiny-qwen3-b-distilled", "hubkit-demo/tiny-qwen3-slerp"]
 VOTES = "hubkit-demo/tiny-qwen3-compare-votes"
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
+def published(fixture_demo, tmp_path_factory):
     """The demo built and published to a local hub, its Space downloaded from there and started
     as the Hub starts it (`python app.py`), reading models and evaluation from that hub."""
     import httpx
@@ -33,8 +36,8 @@ def published(tmp_path_factory):
 
     from hubkit.hub.auth import hf_api
 
-    root = tmp_path_factory.mktemp("published")
-    config = fixture_models(copy_project(root) / "demo.yaml")  # the Space is the subject, not training
+    root = copy_demo(fixture_demo, tmp_path_factory.mktemp("published") / "demo")  # fixture students
+    config = root / "configs" / "demo.yaml"
     data = yaml.safe_load(config.read_text())
     # Long enough answers to see them stream; votes committed within seconds; the scoreboard after one.
     data["space"].update(max_new_tokens=1024, arena={**data["space"]["arena"], "every_minutes": 0.02, "min_votes": 1})
@@ -43,7 +46,7 @@ def published(tmp_path_factory):
     rel, ws = load_release(config), Workspace(root / "ws")
     pipeline.build(rel, ws, report=lambda m: None)
     pipeline.cards(rel, ws, report=lambda m: None)
-    hub = HubProcess(root / "hub-data").start()
+    hub = LocalHub(root / "hub-data")
     app = None
     try:
         os.environ["HUBKIT_SPACE_TOKEN"] = hub.token
@@ -194,7 +197,7 @@ def test_the_space_in_a_real_browser(published, browser):
             files = []
         for f in files:
             path = published.api.hf_hub_download(VOTES, f, repo_type="dataset", cache_dir=str(published.space.parent))
-            votes += [json.loads(x) for x in Path(path).read_text().splitlines()]
+            votes += [json.loads(x) for x in Path(path).read_text(encoding="utf-8").split("\n") if x]
         time.sleep(1)
     assert votes, published.log.read_text()[-2000:]
     (v,) = votes

@@ -93,6 +93,22 @@ def test_rate_limit_is_per_key_and_window(space):
     assert limit.allow("s1")
 
 
+def test_votes_survive_a_restart_whatever_the_answers_hold(space, hub_endpoint, tmp_path):
+    """Answers hold any text a model writes, U+2028 and U+0085 included: a restarted Space reads
+    every vote back from the dataset exactly."""
+    hub = hub_endpoint
+    log = space.arena.VoteLog("ns/votes", tmp_path / "v1", 60, hub.token)
+    odd = ["line\u2028separator", "next\x85line", "para\u2029graph", "tab\tand \u00e9"]
+    sent = [{**vote("x", "y", "a", str(i)), "answers": [text, text[::-1]]} for i, text in enumerate(odd)]
+    for v in sent:
+        log.add(v)
+    log.push_now()
+    restarted = space.arena.VoteLog("ns/votes", tmp_path / "v2", 60, hub.token)
+    assert restarted.problem is None and restarted.votes == sent
+    for s in (log.scheduler, restarted.scheduler):
+        s.stop()
+
+
 # -- columns ----------------------------------------------------------------------------------
 
 
@@ -158,12 +174,8 @@ def test_cases_are_found_by_category_level_or_text_and_shown_escaped(space):
     assert "No case matches" in space.board.case_html(b, "nope")
 
 
-def test_the_board_says_why_it_has_nothing_to_show(space, hub, api, monkeypatch, tmp_path):
-    import huggingface_hub.constants as c
-
-    monkeypatch.setattr(c, "ENDPOINT", hub.url)  # as HF_ENDPOINT set before import does in the Space
-    monkeypatch.setattr(c, "HUGGINGFACE_CO_URL_TEMPLATE", hub.url + "/{repo_id}/resolve/{revision}/{filename}")
-    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "cache"))
+def test_the_board_says_why_it_has_nothing_to_show(space, hub_endpoint, api):
+    hub = hub_endpoint
     load = space.board.load_board
     assert "No evaluation is configured" in load(None, None).problem
     assert "No evaluation has been published yet" in load("ns/missing-details", None, hub.token).problem
@@ -244,12 +256,23 @@ def test_local_models_stream_together_stop_and_survive_a_killed_worker(space, ti
                 w.proc.kill()
 
 
-def test_every_token_is_reported_when_made_and_control_tokens_are_not_text(space, tiny_pair):
+def test_every_token_is_reported_when_made_and_control_tokens_are_not_text(space, tiny_pair, tmp_path):
     """Tokens are reported as they are made, text or not (the text streamer holds a word back
     until it ends); the chat template's control tokens never reach the page."""
     import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model, tokenizer = space.engines.load(str(tiny_pair[next(iter(tiny_pair))]))
+    # A tiny model that writes control tokens often, on any machine: their (tied) embeddings scaled
+    # up make their logits stand out: several in every hundred tokens.
+    src = str(tiny_pair[next(iter(tiny_pair))])
+    chatty, tok = AutoModelForCausalLM.from_pretrained(src), AutoTokenizer.from_pretrained(src)
+    with torch.no_grad():
+        for t in tok.added_tokens_decoder.values():
+            if t.special:
+                chatty.model.embed_tokens.weight[tok.convert_tokens_to_ids(t.content)] *= 4
+    chatty.save_pretrained(tmp_path / "chatty")
+    tok.save_pretrained(tmp_path / "chatty")
+    model, tokenizer = space.engines.load(str(tmp_path / "chatty"))
     msgs = [{"role": "user", "content": "What is 6 times 7?"}]
     s = space.engines.Sampling(temperature=0.7, top_p=0.95, max_new_tokens=96)
     torch.manual_seed(0)

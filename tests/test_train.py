@@ -21,7 +21,7 @@ from hubkit.train.recipe import load_recipe
 from hubkit.train.sft import last_checkpoint
 from tests.conftest import NO_HUB, ROOT, copy_project, run_cli
 
-MODEL_A, DATA_A = "tiny-qwen3-a-distilled", "tiny-teacher-a-reasoning"
+MODEL_A, DATA_A, DATA_B = "tiny-qwen3-a-distilled", "tiny-teacher-a-reasoning", "tiny-teacher-b-reasoning"
 ROW = {"id": "r1", "prompt": "What is 6 times 7?", "reasoning": "6 * 7 = 42.\nCheck: 42 / 7 = 6.", "answer": "42"}
 
 # --- recipes: TRL's and PEFT's own fields decide ------------------------------------------------
@@ -170,18 +170,19 @@ def test_a_half_written_checkpoint_is_skipped(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def data_ws(tmp_path_factory) -> tuple[Path, Path]:
-    """(config, workspace) with both demo datasets built, copied by each test that trains."""
+def data_ws(trained_demo, tmp_path_factory) -> tuple[Path, Path]:
+    """(config, workspace) with only the two demo datasets built (the session's trained demo
+    made them), copied by each test that trains."""
     root = tmp_path_factory.mktemp("train")
     config = copy_project(root) / "demo.yaml"
     ws = root / "ws"
-    r = run_cli("build", DATA_A, "tiny-teacher-b-reasoning", "-c", str(config), "-w", str(ws))
-    assert r.returncode == 0, r.stderr
+    for name in (DATA_A, DATA_B):
+        shutil.copytree(trained_demo / "ws" / name, ws / name)
     return config, ws
 
 
 def _copy_ws(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".hub"))
+    shutil.copytree(src, dst)
     return dst
 
 
@@ -198,12 +199,13 @@ def _safetensors(path: Path) -> dict:
     return load_file(str(path))
 
 
-def test_kill_9_then_the_same_command_resumes_and_matches_an_uninterrupted_run(data_ws, tmp_path):
+def test_kill_9_then_the_same_command_resumes_and_matches_an_uninterrupted_run(data_ws, trained_demo, tmp_path):
     _, src_ws = data_ws
     config = copy_project(tmp_path / "p") / "demo.yaml"
-    _longer_recipe(config, steps=40, save_steps=10)
-    ws_full, ws_killed = _copy_ws(src_ws, tmp_path / "full"), _copy_ws(src_ws, tmp_path / "killed")
-    assert run_cli("build", MODEL_A, "-c", str(config), "-w", str(ws_full)).returncode == 0
+    recipe = yaml.safe_load((config.parent / "train" / "demo-lora.yaml").read_text())["sft"]
+    assert (recipe["max_steps"], recipe["save_steps"]) == (40, 10)  # checkpoints at 10, 20, 30
+    ws_full = trained_demo / "ws"  # the uninterrupted run: the demo's own, same recipe and data (read only)
+    ws_killed = _copy_ws(src_ws, tmp_path / "killed")
 
     env = {**os.environ, **NO_HUB}
     proc = subprocess.Popen(
@@ -342,14 +344,11 @@ def test_train_needs_its_dataset_built_first(tmp_path):
     assert r.returncode == 2 and "not a distilled model to train" in r.stderr
 
 
-def test_each_demo_student_fits_its_own_teachers_data_better_than_the_other_student(data_ws, tmp_path):
+def test_each_demo_student_fits_its_own_teachers_data_better_than_the_other_student(trained_demo):
     from hubkit.artifacts.distill_model import dataset_rows
     from hubkit.train.sft import completion_loss
 
-    config, src_ws = data_ws
-    ws = _copy_ws(src_ws, tmp_path / "ws")
-    r = run_cli("build", MODEL_A, "tiny-qwen3-b-distilled", "-c", str(config), "-w", str(ws))
-    assert r.returncode == 0, r.stderr
+    ws = trained_demo / "ws"  # both students as `hubkit build` trained them (read only)
     rows = {d: dataset_rows(ws / f"tiny-teacher-{d}-reasoning") for d in "ab"}
     loss = {(m, d): completion_loss(ws / f"tiny-qwen3-{m}-distilled", rows[d]) for m in "ab" for d in "ab"}
     assert loss["a", "a"] < loss["b", "a"] - 0.1, loss
@@ -364,12 +363,13 @@ def test_each_demo_student_fits_its_own_teachers_data_better_than_the_other_stud
     assert metrics["final_eval_loss"] is not None and metrics["rows"]["eval"] == 1
 
 
-def test_release_status_shows_the_distilled_models_as_buildable(tmp_path):
+def test_release_status_judges_the_distilled_models_without_a_gpu(tmp_path):
+    """`status` on a CPU machine says where the 4B QLoRA students stand; only `build` asks for CUDA."""
     r = run_cli("status", "-c", str(ROOT / "configs" / "release.yaml"), "-w", str(tmp_path / "ws"))
     assert r.returncode == 0, r.stderr
     for name in ("Qwen3-4B-Kimi2.5-Reasoning-Distilled", "Qwen3-4B-Qwen3.6-plus-Reasoning-Distilled"):
-        line = next(x for x in r.stdout.splitlines() if name[:20] in x)
-        assert "not built" in line and "not available" not in line, line
+        cells = [c.strip() for c in next(x for x in r.stdout.splitlines() if name[:20] in x).split("│")]
+        assert cells[2:5] == ["distill-model", "not built", ""], cells
 
 
 def test_publish_adapter_is_its_own_repo_and_the_merged_model_repo_has_no_adapter(data_ws, tmp_path, hub, api):

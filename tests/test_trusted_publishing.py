@@ -15,7 +15,7 @@ import pytest
 from hubkit.errors import UsageError
 from hubkit.hub.auth import Credentials, hf_api
 from hubkit.testing.oidc import OidcIssuer, github_claims
-from tests.conftest import HubProcess, built_demo, run_cli
+from tests.conftest import HubProcess, copy_demo, run_cli, run_cli_process
 
 RULE = {"repository": "acme/hubkit", "ref": "refs/tags/v*", "environment": "hub"}
 
@@ -165,8 +165,8 @@ def test_xet_clients_are_told_to_disable_xet(hub):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    return built_demo(tmp_path_factory.mktemp("built"), ".hubkit")
+def built(fixture_demo, tmp_path_factory):
+    return copy_demo(fixture_demo, tmp_path_factory.mktemp("built") / "demo", ".hubkit")
 
 
 def secret_free(folder, *secrets_):
@@ -183,7 +183,7 @@ def test_publish_the_demo_with_trusted_publishing_and_no_stored_token(built, tmp
     try:
         id_token = issuer.mint(hub.url)
         env = {"HF_OIDC_RESOURCE": "hubkit-demo", "HF_OIDC_ID_TOKEN": id_token, "HF_TOKEN": "", "HF_ENDPOINT": hub.url}
-        r = run_cli("publish", "--config", "configs/demo.yaml", cwd=project, env=env)
+        r = run_cli_process("publish", "--config", "configs/demo.yaml", cwd=project, env=env)
         assert r.returncode == 0, r.stderr
         out = r.stdout + r.stderr
         assert "trusted publishing (HF_OIDC_RESOURCE=hubkit-demo)" in out
@@ -196,7 +196,7 @@ def test_publish_the_demo_with_trusted_publishing_and_no_stored_token(built, tmp
         # A wrong repository claim publishes nothing and says why in one line.
         env["HF_OIDC_ID_TOKEN"] = issuer.mint(hub.url, github_claims(repository="mallory/fork"))
         shutil.rmtree(project / ".hubkit" / ".hub", ignore_errors=True)
-        r = run_cli("publish", "--config", "configs/demo.yaml", "--hub", hub.url, cwd=project,
+        r = run_cli_process("publish", "--config", "configs/demo.yaml", "--hub", hub.url, cwd=project,
                     env={**env, "HF_ENDPOINT": "http://127.0.0.1:9"})  # fmt: skip
         assert r.returncode != 0 and r.stderr.count("\n") == 1 and "no trusted publisher matches" in r.stderr
     finally:
@@ -278,9 +278,9 @@ def test_the_login_token_is_resolved_through_huggingface_hub_and_never_shown(bui
     home.mkdir()
     (home / "token").write_text(hub.token + "-login")  # a valid-looking token the hub does not know
     env = {"HF_HOME": str(home), "HF_TOKEN": "", "HF_ENDPOINT": hub.url}
-    r = run_cli("publish", "--config", "configs/demo.yaml", cwd=project, env=env)
+    r = run_cli_process("publish", "--config", "configs/demo.yaml", cwd=project, env=env)
     assert r.returncode != 0 and "rejected (401)" in r.stderr and hub.token + "-login" not in r.stdout + r.stderr
     (home / "token").write_text(hub.token)
-    r = run_cli("publish", "--config", "configs/demo.yaml", cwd=project, env=env)
+    r = run_cli_process("publish", "--config", "configs/demo.yaml", cwd=project, env=env)
     assert r.returncode == 0, r.stderr
     assert "HF_TOKEN or the hf auth login token" in r.stdout and hub.token not in r.stdout + r.stderr

@@ -50,10 +50,6 @@ class Artifact:
         """Everything from the config that decides the output; fingerprinted for staleness."""
         raise NotImplementedError
 
-    def unavailable(self) -> str | None:
-        """Why this hubkit cannot build the artifact, or None when it can."""
-        return None
-
     def check(self) -> None:
         """Refuse (UsageError) what would fail later, before anything of the build runs."""
 

@@ -113,11 +113,14 @@ def sign_test(pairs: list[tuple[float, float]]) -> float:
 
 
 def wilson(passed: int, total: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson 95% interval in percent; it always holds the rate itself (exactly 0 at 0/N and
+    exactly 100 at N/N: rounding must not put a bound on the wrong side of the point)."""
     p = passed / total
     denom = 1 + z * z / total
     centre = (p + z * z / (2 * total)) / denom
     half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denom
-    return 100 * max(0.0, centre - half), 100 * min(1.0, centre + half)
+    rate = 100 * p
+    return min(rate, max(0.0, 100 * (centre - half))), max(rate, min(100.0, 100 * (centre + half)))
 
 
 class Claim(BaseModel):

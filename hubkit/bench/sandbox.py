@@ -160,10 +160,15 @@ def run_python(files: dict[str, str], main: str, *, limits: Limits = Limits(), s
         if as_root:
             for p in [root, *root.rglob("*")]:
                 os.chown(p, NOBODY, NOBODY)
-        prefix = _namespaces()
-        isolation = ["clean env", "own folder", "rlimits", "audit hook"]
-        isolation += ["no network (netns)", "pid namespace"] if prefix else []
-        isolation += ["runs as nobody"] if as_root else []
+        # Each layer is named as it is applied: the labels say what this run really had.
+        isolation = ["clean env", "own folder"]  # env= and cwd= of the Popen below
+        cmd = [*_namespaces()]
+        if cmd:
+            isolation += ["no network (netns)", "pid namespace"]
+        if as_root and (setpriv := shutil.which("setpriv")):
+            cmd += [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+            isolation.append("runs as nobody")
+        isolation += ["rlimits", "audit hook"]  # contain() below; _boot.py installs the hook first
 
         def contain() -> None:
             os.setsid()
@@ -176,13 +181,6 @@ def run_python(files: dict[str, str], main: str, *, limits: Limits = Limits(), s
             if not as_root:
                 resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
 
-        cmd = [*prefix]
-        if as_root:
-            cmd += (
-                ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-                if shutil.which("setpriv")
-                else []
-            )
         cmd += [sys.executable, "-I", "-B", str(root / "_boot.py"), main]
         env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "TMPDIR": str(root), "LANG": "C.UTF-8"}
         proc = subprocess.Popen(

@@ -94,9 +94,10 @@ def plan_repo(art: Artifact, folder: Path, manifest: dict, version: str, api) ->
 
 
 def plan_release(
-    release: Release, workspace: Workspace, creds: Credentials, report=print, artifacts=None
+    release: Release, workspace: Workspace, creds: Credentials, report=print, artifacts=None, backoff=None
 ) -> list[RepoPlan]:
     from hubkit.hub.retry import retrying
+    from hubkit.retry import DEFAULT
 
     graph = Graph(release, workspace, artifacts)
     plans = []
@@ -110,7 +111,7 @@ def plan_release(
         plans.append(retrying(
             lambda _, art=art, folder=folder, manifest=manifest: plan_repo(
                 art, folder, manifest, release.version, creds.api(art.repo_type, art.repo_id)),
-            endpoint=creds.endpoint, repo_id=art.repo_id, report=report,
+            endpoint=creds.endpoint, repo_id=art.repo_id, report=report, backoff=backoff or DEFAULT,
         ))  # fmt: skip
     return plans
 

@@ -16,6 +16,7 @@ from hubkit.hub.auth import Credentials
 from hubkit.hub.plan import RepoPlan, plan_release, plan_repo
 from hubkit.hub.retry import retrying
 from hubkit.repos import human_bytes, repo_url
+from hubkit.retry import DEFAULT, Backoff
 from hubkit.workspace import Workspace
 
 Report = Callable[[str], None]
@@ -40,7 +41,7 @@ def _commit(plan: RepoPlan, api, message: str, create_pr: bool):
 
 
 def publish_repo(plan: RepoPlan, creds: Credentials, release: Release, artifact, manifest: dict, *,
-                 create_pr: bool, report: Report) -> str:  # fmt: skip
+                 create_pr: bool, report: Report, backoff: Backoff = DEFAULT) -> str:  # fmt: skip
     """Bring one repo to the plan; returns what happened. A retry re-plans first (with a fresh token)."""
     message = f"Release v{release.version}: {plan.artifact}"
 
@@ -63,7 +64,7 @@ def publish_repo(plan: RepoPlan, creds: Credentials, release: Release, artifact,
         counts = f"{len(p.add)} added, {len(p.update)} updated, {len(p.delete)} deleted"
         return f"committed {target[:8]} ({counts}, {human_bytes(p.upload_bytes)}), tagged {p.tag}"
 
-    return retrying(attempt, endpoint=creds.endpoint, repo_id=plan.repo_id, report=report)
+    return retrying(attempt, endpoint=creds.endpoint, repo_id=plan.repo_id, report=report, backoff=backoff)
 
 
 def space_secrets(release: Release, *, required: bool = True) -> dict[str, str | None]:
@@ -81,7 +82,7 @@ def space_secrets(release: Release, *, required: bool = True) -> dict[str, str |
 
 
 def _set_secrets(plan: RepoPlan, creds: Credentials, release: Release, values: dict[str, str | None], *,
-                 dry_run: bool, create_pr: bool, report: Report) -> None:  # fmt: skip
+                 dry_run: bool, create_pr: bool, report: Report, backoff: Backoff = DEFAULT) -> None:  # fmt: skip
     """Set the Space's secrets (on every publish: a rotated token reaches the Space without a commit)."""
     where = f"space:{plan.repo_id}"
     if release.space.arena and "HF_TOKEN" not in release.space.secrets:
@@ -102,13 +103,14 @@ def _set_secrets(plan: RepoPlan, creds: Credentials, release: Release, values: d
             env = release.space.secrets[key]
             api.add_space_secret(plan.repo_id, key, value, description=f"set by hubkit from ${env}")
 
-    retrying(attempt, endpoint=creds.endpoint, repo_id=plan.repo_id, report=report)
+    retrying(attempt, endpoint=creds.endpoint, repo_id=plan.repo_id, report=report, backoff=backoff)
     report(f"{where}: secrets set: {names}")
 
 
 def publish_release(
     release: Release, workspace: Workspace, endpoint: str, token: str | None, *,
     create_pr: bool = False, dry_run: bool = False, report: Report = print, artifacts=None, browse: str | None = None,
+    backoff: Backoff = DEFAULT,
 ) -> list[tuple[RepoPlan, str]]:  # fmt: skip
     """Plan, then publish every built, up-to-date artifact. Returns (plan, outcome) per repo.
 
@@ -117,7 +119,7 @@ def publish_release(
     """
     creds = Credentials(endpoint, token)
     report(f"publish: {creds.endpoint}, authenticated by {creds.mode}")
-    plans = plan_release(release, workspace, creds, report=report, artifacts=artifacts)
+    plans = plan_release(release, workspace, creds, report=report, artifacts=artifacts, backoff=backoff)
     conflicts = [p for p in plans if not p.skipped and p.tag_action == "conflict"]
     if conflicts and not create_pr:
         p = conflicts[0]
@@ -135,11 +137,12 @@ def publish_release(
             continue
         outcome = publish_repo(
             plan, creds, release, graph.nodes[plan.artifact], workspace.manifest(plan.artifact),
-            create_pr=create_pr, report=report,
+            create_pr=create_pr, report=report, backoff=backoff,
         )  # fmt: skip
         page = repo_url(browse or endpoint, plan.repo_type, plan.repo_id)
         report(f"{plan.repo_type}:{plan.repo_id}: {outcome}  {page}")
         if plan.repo_type == "space":
-            _set_secrets(plan, creds, release, values, dry_run=False, create_pr=create_pr, report=report)
+            _set_secrets(plan, creds, release, values, dry_run=False, create_pr=create_pr, report=report,
+                         backoff=backoff)
         results.append((plan, outcome))
     return results

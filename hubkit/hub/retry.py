@@ -1,4 +1,5 @@
-"""Transient-error retries with backoff, and one-line explanations of Hub HTTP errors."""
+"""Transient-error retries for the Hub client (the policy is hubkit.retry's), and one-line
+explanations of Hub HTTP errors."""
 
 from __future__ import annotations
 
@@ -7,13 +8,24 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from hubkit.errors import HubkitError
+from hubkit.retry import DEFAULT, Backoff, retry_after, retryable_status
 
 T = TypeVar("T")
-RETRIES = 5
+
+
+def _response(exc: BaseException | None):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if getattr(exc, "response", None) is not None:
+            return exc.response
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def transient(exc: BaseException | None) -> bool:
-    """Connection failures and 5xx answers, also when wrapped (huggingface_hub wraps upload errors)."""
+    """Connection failures and retryable answers (5xx, 408, 425, 429), also when wrapped
+    (huggingface_hub wraps upload errors)."""
     import httpx
     from huggingface_hub.errors import HfHubHTTPError
 
@@ -23,7 +35,7 @@ def transient(exc: BaseException | None) -> bool:
         if isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError)):
             return True
         status = getattr(getattr(exc, "response", None), "status_code", None)
-        if isinstance(exc, HfHubHTTPError) and status is not None and status >= 500:
+        if isinstance(exc, HfHubHTTPError) and retryable_status(status):
             return True
         exc = exc.__cause__ or exc.__context__
     return False
@@ -33,7 +45,7 @@ def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def explain(exc: BaseException, endpoint: str, repo_id: str) -> HubkitError:
+def explain(exc: BaseException, endpoint: str, repo_id: str, tries: int = DEFAULT.tries) -> HubkitError:
     """One actionable line for an HTTP error; the token never appears in it."""
     status = getattr(getattr(exc, "response", None), "status_code", None)
     what = {
@@ -44,23 +56,25 @@ def explain(exc: BaseException, endpoint: str, repo_id: str) -> HubkitError:
         412: f"{repo_id}: the remote changed while publishing (412); run `hubkit plan` and publish again",
     }.get(status)
     if what is None and transient(exc):
-        what = f"{endpoint}: unreachable or failing after {RETRIES} tries: {first_line(exc)}"
+        what = f"{endpoint}: unreachable or failing after {tries} tries: {first_line(exc)}"
     return HubkitError(what or f"{repo_id}: {first_line(exc)}")
 
 
 def retrying(
-    attempt: Callable[[int], T], *, endpoint: str, repo_id: str, report: Callable[[str], None], sleep=time.sleep
-) -> T:
-    """Call `attempt(n)` until it succeeds; transient errors back off (0.5 s, 1 s, 2 s, ...)."""
-    for n in range(RETRIES):
+    attempt: Callable[[int], T], *, endpoint: str, repo_id: str, report: Callable[[str], None],
+    backoff: Backoff = DEFAULT,
+) -> T:  # fmt: skip
+    """Call `attempt(n)` until it succeeds; transient errors wait as `backoff` says."""
+    for n in range(backoff.tries):
         try:
             return attempt(n)
         except HubkitError:
             raise
         except Exception as exc:
-            if not transient(exc) or n == RETRIES - 1:
-                raise explain(exc, endpoint, repo_id) from None
-            wait = min(8.0, 0.5 * 2**n)
+            if not transient(exc) or n == backoff.tries - 1:
+                raise explain(exc, endpoint, repo_id, backoff.tries) from None
+            response = _response(exc)
+            wait = backoff.delay(n, retry_after(getattr(response, "headers", None)))
             report(f"{repo_id}: {first_line(exc)}; retrying in {wait:.1f}s")
-            sleep(wait)
+            time.sleep(wait)
     raise AssertionError("unreachable")

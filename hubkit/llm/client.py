@@ -1,15 +1,14 @@
 """Async chat client over the openai SDK: bounded concurrency, rate limits, retries, typed results.
 
 The SDK's own retries are off (`max_retries=0`): a stream that drops half-way is not
-something it retries, so one loop here handles every transient failure alike, with jittered
-exponential backoff and `Retry-After` honoured.
+something it retries, so one loop here handles every transient failure alike, with
+hubkit.retry's policy (jittered exponential backoff, `Retry-After` honoured).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -20,10 +19,10 @@ from hubkit.errors import HubkitError, UsageError
 from hubkit.llm import ChatRequest, ChatResult, split_reasoning
 from hubkit.llm.reasoning import field as _field
 from hubkit.llm.reasoning import reasoning_of as _reasoning_of
+from hubkit.retry import DEFAULT, Backoff, retry_after, retryable_status
 from hubkit.secrets import from_env, redact
 
-RETRY_STATUS = {408, 409, 425, 429}
-BACKOFF_BASE, BACKOFF_CAP = 0.5, 30.0
+LOCK_TIMEOUT = frozenset({409})  # some providers answer 409 to a request that may be retried
 
 
 class _Window:
@@ -82,8 +81,10 @@ class ChatClient:
     config names and is redacted from every error.
     """
 
-    def __init__(self, endpoint: ChatEndpoint, base_url: str | None = None, *, where: str = "", opened: bool = False):
+    def __init__(self, endpoint: ChatEndpoint, base_url: str | None = None, *, where: str = "", opened: bool = False,
+                 backoff: Backoff = DEFAULT):  # fmt: skip
         self.endpoint = endpoint
+        self.backoff = backoff  # how long to wait; how often comes from the endpoint's max_retries
         self.base_url = (base_url or endpoint.base_url or "").rstrip("/")
         self.where = where or f"model {endpoint.model}"
         self.opened = opened
@@ -140,26 +141,17 @@ class ChatClient:
                            time.monotonic() - start, self.opened)  # fmt: skip
 
     def _retry_wait(self, exc: BaseException, attempt: int) -> float | None:
-        """Seconds to wait before trying again, or None when retrying cannot help."""
+        """Seconds to wait before trying again (hubkit.retry's policy), or None when retrying cannot help."""
         import httpx
         import openai
 
-        backoff = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt) * random.uniform(0.5, 1.0)
         if isinstance(exc, openai.APIStatusError):
-            status = exc.status_code
-            if status not in RETRY_STATUS and status < 500:
+            if not retryable_status(exc.status_code, LOCK_TIMEOUT):
                 return None
-            after = exc.response.headers.get("retry-after")
-            try:
-                return max(backoff, float(after)) if after is not None else backoff
-            except ValueError:
-                return backoff
-        if isinstance(
-            exc, (openai.APIConnectionError, httpx.TransportError, _Transient, openai.APIResponseValidationError)
-        ):
-            return backoff
-        if isinstance(exc, openai.APIError):  # an error event inside a stream
-            return backoff
+            return self.backoff.delay(attempt, retry_after(exc.response.headers))
+        if isinstance(exc, (openai.APIConnectionError, httpx.TransportError, _Transient,
+                            openai.APIResponseValidationError, openai.APIError)):  # fmt: skip
+            return self.backoff.delay(attempt)  # APIError: an error event inside a stream
         return None
 
     def _error(self, exc: BaseException, attempts: int) -> HubkitError:

@@ -151,7 +151,9 @@ class VoteLog:
         out = []
         for f in files:
             path = hf_hub_download(self.repo_id, f, repo_type="dataset", token=token)
-            out += [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+            # JSONL lines end at \n only: str.splitlines() would also cut a vote inside an answer that
+            # holds U+2028 or U+0085 (written raw: ensure_ascii=False).
+            out += [json.loads(line) for line in Path(path).read_text(encoding="utf-8").split("\n") if line.strip()]
         return out
 
     def add(self, vote: dict) -> None:
