@@ -21,7 +21,7 @@ from hubkit.bench.cases import load_cases
 from hubkit.bench.graders import grade
 from hubkit.bench.runner import EvalJob, TransformersBackend, run
 from hubkit.config import Sampling
-from hubkit.testing import save_tiny_qwen3
+from hubkit.offline import save_tiny_qwen3
 
 
 def grading(samples: int = 11) -> None:
@@ -57,7 +57,7 @@ def concurrent_endpoint(latency: float = 0.2) -> None:
     """100 cases against an OpenAI-compatible server answering in `latency` s: sequential would take 100 x latency."""
     from hubkit.bench.runner import OpenAICompatBackend
     from hubkit.config import EvalBackend
-    from hubkit.testing.teacher import BackgroundTeacher, Options
+    from hubkit.offline.teacher import BackgroundTeacher, Options
 
     cases = load_cases()
     refs = {c.message(): c.reference for c in cases}

@@ -70,7 +70,7 @@ def teacher_process():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "hubkit.testing.teacher", "--port", str(port), "--options",
+    cmd = [sys.executable, "-m", "hubkit.offline.teacher", "--port", str(port), "--options",
            json.dumps({"latency": LATENCY})]  # fmt: skip
     proc = subprocess.Popen(cmd)
     url = f"http://127.0.0.1:{port}/v1"

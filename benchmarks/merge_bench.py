@@ -36,7 +36,7 @@ def make_model(path: Path, seed: int, layers: int, hidden: int, inter: int, voca
     import torch
     from safetensors.torch import save_file
 
-    from hubkit.testing import tiny_qwen3_config, tiny_tokenizer
+    from hubkit.offline import tiny_qwen3_config, tiny_tokenizer
 
     path.mkdir(parents=True)
     tok = tiny_tokenizer()

@@ -123,7 +123,7 @@ def main() -> None:
     ap.add_argument("--models", nargs=2, help="two local model folders (default: tiny random Qwen3)")
     args = ap.parse_args()
 
-    from hubkit.testing import save_tiny_qwen3
+    from hubkit.offline import save_tiny_qwen3
 
     folder = layout()
     sys.path.insert(0, str(folder))

@@ -24,7 +24,7 @@ COMBOS = [("peft", "lora"), ("peft", "qlora"), ("unsloth", "lora"), ("unsloth", 
 
 
 def rows(n: int) -> list[dict]:
-    from hubkit.testing.teacher import Options, script
+    from hubkit.offline.teacher import Options, script
 
     out = []
     for i in range(n):
@@ -39,7 +39,7 @@ def one(args) -> dict:
     import torch
 
     from hubkit.config import TrainSpec
-    from hubkit.testing import save_tiny_qwen3
+    from hubkit.offline import save_tiny_qwen3
     from hubkit.train.recipe import Recipe
     from hubkit.train.sft import TrainJob, machine_problem, train
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from hubkit.config import DEFAULT_CONFIG
 from hubkit.errors import HubkitError, UsageError
 
 app = typer.Typer(
@@ -17,7 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-ConfigOpt = typer.Option(Path("configs/release.yaml"), "--config", "-c", help="Release config (YAML).")
+ConfigOpt = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="Release config (YAML).")
 WorkspaceOpt = typer.Option(Path(".hubkit"), "--workspace", "-w", help="Where artifacts are built.")
 
 STATE_STYLE = {
@@ -39,9 +40,9 @@ def _reporter():
 
 
 def _load(config: Path):
-    from hubkit.config import load_release
+    from hubkit import pipeline
 
-    return load_release(config)
+    return pipeline.load(config)
 
 
 def _version(value: bool) -> None:
@@ -87,13 +88,9 @@ def build(
     force: bool = typer.Option(False, "--force", help="Rebuild even if up to date."),
 ) -> None:
     """Build artifacts into the workspace; anything up to date is skipped."""
-    import os
-
     from hubkit import pipeline
     from hubkit.workspace import Workspace
 
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # every process would build every artifact
-        raise UsageError("under a multi-process launcher (accelerate launch, torchrun) use `hubkit train MODEL`")
     pipeline.build(_load(config), Workspace(workspace), artifacts or None, force=force, report=_reporter())
 
 
@@ -146,6 +143,7 @@ def plan(
     """Show what publishing would change per repo: create, add/update/delete files, tag."""
     from rich.table import Table
 
+    from hubkit import pipeline
     from hubkit.hub.auth import Credentials
     from hubkit.hub.plan import markdown, plan_release
     from hubkit.repos import human_bytes
@@ -153,7 +151,7 @@ def plan(
 
     if fmt not in ("table", "markdown"):
         raise UsageError(f"--format {fmt!r}: expected table or markdown")
-    plans = plan_release(_load(config), Workspace(workspace), Credentials(hub), report=_reporter())
+    plans = plan_release(pipeline.plan(_load(config), Workspace(workspace)), Credentials(hub), report=_reporter())
     if fmt == "markdown":
         print(markdown(plans, hub), end="")
         return
@@ -201,27 +199,15 @@ def cards_render(config: Path = ConfigOpt, workspace: Path = WorkspaceOpt) -> No
 @cards_app.command("lint")
 def cards_lint(config: Path = ConfigOpt, workspace: Path = WorkspaceOpt) -> None:
     """Check rendered cards offline; exit 1 on any problem, each as `repo: field: problem`."""
-    from hubkit.cards.lint import lint_release
-    from hubkit.graph import Graph
+    from hubkit import pipeline
     from hubkit.workspace import Workspace
 
-    rel, ws = _load(config), Workspace(workspace)
-    graph = Graph(rel, ws)
-    texts, problems = {}, []
-    for name in graph.order:
-        if ws.manifest(name) is None:
-            continue
-        card = ws.path(name) / "README.md"
-        if card.is_file():
-            texts[graph.nodes[name].repo_id] = card.read_text()
-        else:
-            problems.append(f"{graph.nodes[name].repo_id}: README.md: not rendered (run hubkit cards render)")
-    problems += lint_release(rel, texts, built=set(texts))
+    checked, problems = pipeline.lint_cards(_load(config), Workspace(workspace))
     for p in problems:
         print(p)
     if problems:
         raise typer.Exit(1)
-    print(f"{len(texts)} cards, no problems")
+    print(f"{checked} cards, no problems")
 
 
 bench_app = typer.Typer(help="CMDR-Bench: check the cases, grade an answer, export the dataset.")
@@ -342,17 +328,9 @@ def eval_main(
     if ctx.invoked_subcommand:
         return
     from hubkit import pipeline
-    from hubkit.artifacts.evaluation import details_name
-    from hubkit.bench.report import render
-    from hubkit.cards.render import load_release_results
-    from hubkit.errors import UsageError
     from hubkit.workspace import Workspace
 
-    rel, ws = _load(config), Workspace(workspace)
-    if rel.benchmark is None or not rel.benchmark.evaluate:
-        raise UsageError(f"{config}: benchmark.evaluate lists no models to evaluate")
-    pipeline.build(rel, ws, [details_name(rel.benchmark)], force=force, report=_reporter())
-    print(render(load_release_results(rel, ws), rel.benchmark.cases // 10))
+    print(pipeline.evaluate(_load(config), Workspace(workspace), force=force, report=_reporter()))
 
 
 @eval_app.command("report")
@@ -362,17 +340,10 @@ def eval_report(
     results: Path = typer.Option(None, "--results", help="A results file or published table (e.g. the seed's)."),
 ) -> None:
     """The table with 95% intervals, pairwise tests, and the source's claims checked."""
-    from hubkit.bench.report import render
-    from hubkit.bench.results import load_results
-    from hubkit.cards.render import load_release_results
-    from hubkit.errors import UsageError
+    from hubkit import pipeline
     from hubkit.workspace import Workspace
 
-    rel = _load(config)
-    data = load_results(results) if results else load_release_results(rel, Workspace(workspace))
-    if data is None:
-        raise UsageError("no results: run hubkit eval, or pass --results FILE")
-    print(render(data, rel.benchmark.cases // 10 if rel.benchmark else 10), end="")
+    print(pipeline.eval_report(_load(config), Workspace(workspace), results), end="")
 
 
 hub_app = typer.Typer(help="The local Hub-compatible server.")
@@ -416,12 +387,11 @@ ReleaseOpt = typer.Option(None, "--config", "-c", help="Release config: resolve 
 
 
 def _merge_spec(merge_config: Path, models: list[str] | None, config: Path | None, workspace: Path):
-    from hubkit import merge
-    from hubkit.artifacts.merge import built_models
+    from hubkit import merge, pipeline
     from hubkit.errors import UsageError
     from hubkit.workspace import Workspace
 
-    mapping = built_models(_load(config), Workspace(workspace)) if config else {}
+    mapping = pipeline.built_models(_load(config), Workspace(workspace)) if config else {}
     for item in models or []:
         ref, sep, path = item.partition("=")
         if not (sep and ref and path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -28,7 +29,7 @@ class Price(_Strict):
 
 
 class Scripted(_Strict):
-    """Behaviour of the offline scripted teacher server (`hubkit.testing.teacher`): demo and tests."""
+    """Behaviour of the offline scripted teacher server (`hubkit.offline.teacher`): demo and tests."""
 
     reasoning_field: Literal["reasoning_content", "reasoning", "inline"] = "reasoning_content"
     only_stream: bool = False
@@ -43,7 +44,7 @@ class ChatEndpoint(_Strict):
     Provider switches are data: `extra_body` is sent as is (e.g. DashScope's
     `{enable_thinking: true}`), `stream` for models that only stream, `temperature` for
     providers that fix it (it overrides the sampling's). `backend: scripted` starts the
-    offline scripted server of `hubkit.testing` for the run and talks to it over HTTP.
+    offline scripted server of `hubkit.offline` for the run and talks to it over HTTP.
     """
 
     model: str
@@ -108,7 +109,7 @@ class Filters(_Strict):
 
 
 class Fixture(_Strict):
-    """A tiny random Qwen3 from `hubkit.testing`, made offline (tests and the demo)."""
+    """A tiny random Qwen3 from `hubkit.offline`, made offline (the demo's base)."""
 
     seed: int = 0
     layers: PositiveInt = 4
@@ -135,21 +136,13 @@ class DistilledModel(_Strict):
     # Instead of downloading `base_model`, make it offline as a tiny random Qwen3 (the demo).
     base_fixture: Fixture | None = None
     dataset: str
-    source: Literal["train", "fixture"] = "train"
     train: TrainSpec = TrainSpec()
-    fixture: Fixture | None = None  # source: fixture (tests only): random weights instead of training
     publish_adapter: bool = False  # also publish the LoRA adapter, as its own repo <name>-adapter
     private: bool = False
 
     @model_validator(mode="after")
-    def _fixture_iff_source(self) -> DistilledModel:
-        if self.source == "fixture" and self.fixture is None:
-            raise ValueError("source 'fixture' needs a 'fixture' section")
-        if self.source != "fixture" and self.fixture is not None:
-            raise ValueError("'fixture' is only allowed with source 'fixture'")
-        if self.source == "fixture" and self.publish_adapter:
-            raise ValueError("a fixture has no adapter to publish (publish_adapter needs source 'train')")
-        if self.source == "train" and self.train.config is None:
+    def _has_recipe(self) -> DistilledModel:
+        if self.train.config is None:
             raise ValueError("training needs a recipe: set train.config (e.g. train/qwen3-4b-qlora.yaml)")
         return self
 
@@ -217,6 +210,11 @@ class Benchmark(_Strict):
     results: Path | None = None
 
 
+def details_name(bench: Benchmark) -> str:
+    """The evaluation's repo name: every graded sample of the benchmark's models."""
+    return f"{bench.name}-details"
+
+
 class SpaceBackend(_Strict):
     """Where the Space's models run: `local` (transformers in the Space; ZeroGPU when the
     hardware is) or an OpenAI-compatible `endpoint` (e.g. Inference Providers' router)."""
@@ -230,8 +228,6 @@ class SpaceBackend(_Strict):
     def _endpoint_needs_url(self) -> SpaceBackend:
         if self.kind == "endpoint" and not self.base_url:
             raise ValueError("an endpoint backend needs base_url")
-        if self.api_key_env and not self.api_key_env.isidentifier():
-            raise ValueError("api_key_env must name a Space secret, not hold a key")
         return self
 
 
@@ -270,12 +266,10 @@ class Space(_Strict):
 
     @field_validator("secrets")
     @classmethod
-    def _names_not_values(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, env in value.items():
+    def _secret_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:  # the values (variable names of the publisher) are checked with every api_key_env
             if not key.isidentifier():
-                raise ValueError(f"secret name {key!r} must be a variable name")
-            if not env.isidentifier():  # the message leaves it out: it may be the secret itself
-                raise ValueError(f"secret {key} must name an environment variable of the publisher, not hold a value")
+                raise ValueError("a secret's name must be a variable name (name not shown)")
         return value
 
     @field_validator("hardware")
@@ -320,6 +314,35 @@ class Release(_Strict):
         return [*names, self.merge.name] if self.merge else names
 
 
+# Where a variable name belongs, a value shaped like a key is refused (never echoed back): tokens
+# of the Hub, OpenAI-style and GitHub keys by their prefixes, and any long mixed-case secret-looking word.
+_KEY_PREFIXES = ("hf_", "sk-", "sk_", "ghp_", "gho_", "ghs_", "github_pat_", "xoxb-", "xoxp-", "AKIA", "AIza")
+
+
+def variable_name_problem(value: str) -> str | None:
+    """Why `value` cannot be the name of an environment variable (None if it can); never quotes it."""
+    if value.startswith(_KEY_PREFIXES) or (
+        len(value) >= 24 and any(c.islower() for c in value) and any(c.isdigit() for c in value)
+    ):
+        return "must name an environment variable (e.g. MOONSHOT_API_KEY), not hold a key (value not shown)"
+    if not value.isidentifier():
+        return "must name an environment variable: letters, digits and _ (value not shown)"
+    return None
+
+
+def _variable_names(rel: Release) -> list[tuple[tuple, str]]:
+    """Every place the config names an environment variable, with its key path."""
+    out = [(("datasets", i, "teacher", "api_key_env"), d.teacher.api_key_env) for i, d in enumerate(rel.datasets)]
+    if rel.benchmark:
+        out.append((("benchmark", "backend", "api_key_env"), rel.benchmark.backend.api_key_env))
+        if rel.benchmark.judge:
+            out.append((("benchmark", "judge", "api_key_env"), rel.benchmark.judge.api_key_env))
+    if rel.space:
+        out.append((("space", "backend", "api_key_env"), rel.space.backend.api_key_env))
+        out += [(("space", "secrets", key), env) for key, env in rel.space.secrets.items()]
+    return [(loc, value) for loc, value in out if value is not None]
+
+
 def _reference_problems(rel: Release) -> list[tuple[tuple, str]]:
     """Cross-references pydantic cannot see: names, links between sections, files on disk."""
     problems: list[tuple[tuple, str]] = []
@@ -362,10 +385,6 @@ def _reference_problems(rel: Release) -> list[tuple[tuple, str]]:
         if d.synthesize:
             files.append((("datasets", i, "synthesize", "seeds"), d.synthesize.seeds))
             files.append((("datasets", i, "synthesize", "template"), d.synthesize.template))
-        if d.teacher.api_key_env and not d.teacher.api_key_env.isidentifier():
-            problems.append(
-                (("datasets", i, "teacher", "api_key_env"), "must name an environment variable, not hold a key")
-            )
     files += [(("models", i, "train", "config"), m.train.config) for i, m in enumerate(rel.models)]
     if rel.merge:
         files.append((("merge", "config"), rel.merge.config))
@@ -378,6 +397,7 @@ def _reference_problems(rel: Release) -> list[tuple[tuple, str]]:
         problems.append((("space", "app"), f"no app.py in {rel.resolve(rel.space.app)}"))
     if not rel.resolve(rel.card_templates).is_dir():
         problems.append((("card_templates",), f"folder not found: {rel.resolve(rel.card_templates)}"))
+    problems += [(loc, why) for loc, value in _variable_names(rel) if (why := variable_name_problem(value))]
     return problems
 
 
@@ -448,14 +468,24 @@ def validate(model: type[BaseModel], data: Any, path: Path, root: yaml.Node | No
         raise ConfigError([problem_at(str(path), root, e["loc"], _pydantic_message(e)) for e in exc.errors()]) from None
 
 
-def load_release(path: Path | str = DEFAULT_CONFIG) -> Release:
-    """Read and validate a release config; raise ConfigError with one line per problem."""
+Check = Callable[["Release"], list[tuple[tuple, str]]]
+
+
+def load_release(path: Path | str = DEFAULT_CONFIG, checks: Iterable[Check] = ()) -> Release:
+    """Read and validate a release config; raise ConfigError with one line per problem.
+
+    `checks` add what only the artifact kinds know (hubkit.pipeline.load passes every kind's):
+    a whole release is checked when it is loaded, never half-way through a build.
+    """
     path = Path(path)
     data, root = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: expected a mapping of release settings at the top level"])
     rel = validate(Release, {**data, "source": path}, path, root)
     problems = _reference_problems(rel)
+    if not problems:  # kinds' checks trust the references (files exist, names resolve)
+        for check in checks:
+            problems += check(rel)
     if problems:
         raise ConfigError([problem_at(str(path), root, loc, msg) for loc, msg in problems])
     return rel

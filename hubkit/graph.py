@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 
-from hubkit.artifacts import Artifact, all_artifacts
+from hubkit.artifacts.base import Artifact
 from hubkit.config import Release
 from hubkit.errors import UsageError
 from hubkit.workspace import Workspace, fingerprint
@@ -20,12 +20,16 @@ class State:
 
 
 class Graph:
-    """The release's artifacts in dependency order, judged against a workspace."""
+    """The release's artifacts in dependency order, judged against a workspace: a command's plan.
 
-    def __init__(self, release: Release, workspace: Workspace, artifacts: list[Artifact] | None = None):
+    A command makes one and passes it down (build, cards, publish); "built" means up to date
+    here and nowhere else. States are cached until `forget()` (after the workspace changed).
+    """
+
+    def __init__(self, release: Release, workspace: Workspace, artifacts: list[Artifact]):
         self.release = release
         self.workspace = workspace
-        self.nodes = {a.name: a for a in (artifacts if artifacts is not None else all_artifacts(release))}
+        self.nodes = {a.name: a for a in artifacts}
         for a in self.nodes.values():
             for dep in a.inputs:
                 if dep not in self.nodes:
@@ -77,6 +81,10 @@ class Graph:
                 wanted.add(n)
                 stack.extend(self.nodes[n].inputs)
         return [n for n in self.order if n in wanted]
+
+    def built(self, name: str) -> bool:
+        """Built means up to date: a manifest of an older config or input is not built."""
+        return self.state(name).status == UP_TO_DATE
 
     def forget(self) -> None:
         """Drop cached states after the workspace changed."""

@@ -1,18 +1,37 @@
-"""The jobs the CLI runs: status, build, release. Each reports progress through `report`."""
+"""The jobs the CLI runs: status, build, train, release, cards, publish, eval. Each reports
+progress through `report`.
+
+A command computes its plan once (`plan`: the release's artifacts judged against the
+workspace) and passes it down: the build updates it, card rendering and publishing read it.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from hubkit.artifacts import Artifact, BuildContext
-from hubkit.config import Release
-from hubkit.errors import UsageError
+from hubkit.artifacts import Artifact, BuildContext, all_artifacts
+from hubkit.bench.results import Results, load_results
+from hubkit.config import Release, details_name
+from hubkit.errors import HubkitError, UsageError
 from hubkit.graph import NOT_BUILT, STALE, UP_TO_DATE, Graph, State
 from hubkit.workspace import Workspace, fingerprint
 
 Report = Callable[[str], None]
+
+
+def load(path) -> Release:
+    """The release config at `path`, checked whole: schema, references, and what every kind checks."""
+    from hubkit.artifacts import config_checks
+    from hubkit.config import load_release
+
+    return load_release(path, checks=config_checks())
+
+
+def plan(release: Release, workspace: Workspace, artifacts: list[Artifact] | None = None) -> Graph:
+    """The command's one plan: every artifact of the release (or `artifacts`), judged against `workspace`."""
+    return Graph(release, workspace, artifacts if artifacts is not None else all_artifacts(release))
 
 
 @dataclass(frozen=True)
@@ -23,7 +42,7 @@ class Row:
 
 
 def status(release: Release, workspace: Workspace, artifacts: list[Artifact] | None = None) -> list[Row]:
-    graph = Graph(release, workspace, artifacts)
+    graph = plan(release, workspace, artifacts)
     return [Row(n, graph.nodes[n].kind, graph.state(n)) for n in graph.order]
 
 
@@ -35,13 +54,21 @@ def build(
     force: bool = False,
     report: Report = print,
     artifacts: list[Artifact] | None = None,
+    graph: Graph | None = None,
 ) -> dict[str, str]:
-    """Build `targets` (all if None) and their inputs; returns what happened to each artifact.
+    """Build `targets` (all if None) and their inputs; returns "built" or "up to date" per artifact.
 
-    Outcomes: "built", "up to date". What this machine cannot build (`Artifact.check`) is
-    refused before anything is built.
+    What this machine cannot build (`Artifact.check`) is refused before anything is built.
     """
-    graph = Graph(release, workspace, artifacts)
+    from hubkit.train.launch import under_launcher
+
+    if under_launcher():  # every process would build every artifact
+        raise UsageError("under a multi-process launcher (accelerate launch, torchrun) use `hubkit train MODEL`")
+    return _build(graph or plan(release, workspace, artifacts), targets, force=force, report=report)
+
+
+def _build(graph: Graph, targets: list[str] | None, *, force: bool, report: Report) -> dict[str, str]:
+    release, workspace = graph.release, graph.workspace
     outcome: dict[str, str] = {}
     todo = graph.closure(targets)
     for name in todo:  # a bad recipe or a machine that cannot train fails now, not after an hour of data
@@ -55,9 +82,11 @@ def build(
             continue
         why = "forced" if st.status == UP_TO_DATE else (st.reason or st.status)
         report(f"{name}: building ({why})")
-        inputs = {dep: workspace.path(dep) for dep in art.inputs}
+        contents = {dep: workspace.manifest(dep)["content"] for dep in art.inputs}
         with workspace.staging(name) as out:
-            art.build(BuildContext(release, out, inputs, report, cache=workspace.root / ".journal" / name))
+            ctx = BuildContext(release, out, {dep: workspace.path(dep) for dep in art.inputs}, report,
+                               cache=workspace.journal(name), contents=contents)  # fmt: skip
+            art.build(ctx)
             Workspace.write_manifest(
                 out,
                 {
@@ -69,7 +98,7 @@ def build(
                     "config": art.spec(),
                     "spec_fingerprint": fingerprint(art.spec()),
                     "fingerprint": graph.key(name),
-                    "inputs": {d: (workspace.manifest(d) or {}).get("content") for d in art.inputs},
+                    "inputs": contents,
                 },
             )
         graph.forget()
@@ -85,27 +114,30 @@ def build(
 def train(release: Release, workspace: Workspace, name: str, *, force: bool = False, report: Report = print) -> str:
     """Build one distilled model whose dataset is built; every process of a launcher calls this.
 
-    The main process (RANK 0) builds the artifact; the others only join the training, so
+    The main process builds the artifact; the others only join the training, so
     `accelerate launch -m hubkit train MODEL` runs DDP/FSDP with the same code as one process.
     """
-    graph = Graph(release, workspace)
+    from hubkit.train.launch import is_main_process
+
+    graph = plan(release, workspace)
     art = graph.nodes.get(name)
-    if art is None or art.kind != "distill-model" or art.section.source != "train":
-        known = ", ".join(m.name for m in release.models if m.source == "train") or "none"
+    if art is None or art.kind != "distill-model":
+        known = ", ".join(m.name for m in release.models) or "none"
         raise UsageError(f"{name!r} is not a distilled model to train in this config (trainable: {known})")
     for dep in art.inputs:
         if (st := graph.state(dep)).status != UP_TO_DATE:
             raise UsageError(f"{name}: its dataset {dep} is {st.status}; build it first: hubkit build {dep}")
-    if graph.state(name).status == UP_TO_DATE and not force:
+    if graph.built(name) and not force:
         report(f"{name}: up to date, nothing to do")
         return "up to date"
-    if int(os.environ.get("RANK", "0")) == 0:
-        build(release, workspace, [name], force=force, report=report)  # its inputs are up to date: only it builds
+    if is_main_process():
+        _build(graph, [name], force=force, report=report)  # its inputs are up to date: only it builds
         return "built"
     from hubkit.train.sft import train as run
 
     art.check()
-    run(art.job({d: workspace.path(d) for d in art.inputs}, workspace.root / ".journal" / name, lambda _: None))
+    run(art.job({d: workspace.path(d) for d in art.inputs}, {d: workspace.manifest(d)["content"] for d in art.inputs},
+                workspace.journal(name), lambda _: None))  # fmt: skip
     return "trained"
 
 
@@ -123,8 +155,10 @@ def release(
     With no `hub`, publishing goes to a local Hub-compatible server started for the run,
     its data under `<workspace>/.hub` (the embedded offline default).
     """
-    outcome = build(release, workspace, report=report)
-    outcome["publish"] = publish(release, workspace, hub=hub, token=token, create_pr=create_pr, report=report)
+    graph = plan(release, workspace)
+    outcome = build(release, workspace, report=report, graph=graph)
+    outcome["publish"] = publish(release, workspace, hub=hub, token=token, create_pr=create_pr, report=report,
+                                 graph=graph)  # fmt: skip
     return outcome
 
 
@@ -137,24 +171,26 @@ def publish(
     create_pr: bool = False,
     dry_run: bool = False,
     report: Report = print,
+    graph: Graph | None = None,
 ) -> str:
     from hubkit.hub.publish import publish_release
 
-    cards(release, workspace, report=report, strict=True)
+    graph = graph or plan(release, workspace)
+    cards(release, workspace, report=report, strict=True, graph=graph)
     if hub is not None:
-        publish_release(release, workspace, hub, token, create_pr=create_pr, dry_run=dry_run, report=report)
+        publish_release(graph, hub, token, create_pr=create_pr, dry_run=dry_run, report=report)
         return f"published to {hub}"
     import secrets
 
     from hubkit.localhub.server import BackgroundHub
 
-    root = workspace.root / ".hub"
+    root = workspace.hub_root
     run_token = secrets.token_urlsafe(24)  # lives only for this run; never shown
     preview = "http://127.0.0.1:8808"  # where `hub serve` below will show it; repo lines link there
     with BackgroundHub(root, run_token) as local:
         report(f"publish: no --hub given; publishing to a local hub at {local.url} (data in {root})")
-        publish_release(release, workspace, local.url, run_token, create_pr=create_pr,
-                        dry_run=dry_run, report=report, browse=preview)  # fmt: skip
+        publish_release(graph, local.url, run_token, create_pr=create_pr, dry_run=dry_run, report=report,
+                        browse=preview)  # fmt: skip
     report(
         f"preview it as the Hub will show it: HUBKIT_HUB_TOKEN=choose-one hubkit hub serve --root {root} "
         f"--port 8808 --open, then open {preview}/"
@@ -162,18 +198,60 @@ def publish(
     return f"published to the local hub in {root}"
 
 
-def cards(release: Release, workspace: Workspace, *, report: Report = print, strict: bool = False) -> list[str]:
+def results(release: Release, workspace: Workspace | None = None, graph: Graph | None = None) -> Results | None:
+    """hubkit's own evaluation when it is up to date, else the configured results file, else None."""
+    bench = release.benchmark
+    if workspace is not None and bench is not None and bench.evaluate:
+        from hubkit.artifacts.evaluation import RESULTS
+
+        graph = graph or plan(release, workspace)
+        if graph.built(name := details_name(bench)):
+            return Results.model_validate_json((workspace.path(name) / RESULTS).read_text())
+    if bench is None or bench.results is None:
+        return None
+    return load_results(release.resolve(bench.results))
+
+
+def render_cards(graph: Graph, report: Report = print) -> dict[str, list[str]]:
+    """Write the card of every built artifact into its folder; returns its files by artifact."""
+    from hubkit.cards.render import render_artifact
+    from hubkit.workspace import file_sha256
+
+    ws = graph.workspace
+    found = results(graph.release, ws, graph)
+    written: dict[str, list[str]] = {}
+    for name in graph.order:
+        if not graph.built(name):
+            continue
+        folder = ws.path(name)
+        files = render_artifact(graph.nodes[name], folder, graph.release, found)
+        manifest = ws.manifest(name)
+        for old in manifest.get("card_files", {}):
+            if old not in files:
+                (folder / old).unlink(missing_ok=True)
+        for path, data in files.items():
+            (folder / path).parent.mkdir(parents=True, exist_ok=True)
+            (folder / path).write_bytes(data)
+        manifest["card_files"] = {
+            path: {"size": len(data), "sha256": file_sha256(folder / path)} for path, data in sorted(files.items())
+        }
+        Workspace.save_manifest(folder, manifest)
+        written[name] = sorted(files)
+        report(f"{name}: card rendered ({', '.join(sorted(files))})")
+    return written
+
+
+def cards(release: Release, workspace: Workspace, *, report: Report = print, strict: bool = False,
+          graph: Graph | None = None) -> list[str]:  # fmt: skip
     """Render every built artifact's card, then lint them; returns the problems found.
 
     With `strict`, any problem stops here (so a broken card is never published).
     """
     from hubkit.cards.lint import lint_release
-    from hubkit.cards.render import render_release
-    from hubkit.errors import HubkitError
 
-    written = render_release(release, workspace, report=report)
-    nodes = Graph(release, workspace).nodes
-    texts = {nodes[n].repo_id: (workspace.path(n) / "README.md").read_text() for n in written}
+    graph = graph or plan(release, workspace)
+    written = render_cards(graph, report)
+    texts = {graph.nodes[n].repo_id: (workspace.path(n) / "README.md").read_text() for n in written}
     # A link to an artifact that is not built yet is reported (render, `hubkit cards lint`) but does
     # not stop a publish: a release may publish its datasets before the GPU stages build the
     # models their cards link to. A link to no artifact of the release at all always stops it.
@@ -182,3 +260,50 @@ def cards(release: Release, workspace: Workspace, *, report: Report = print, str
         more = f" (+{len(problems) - 1} more: hubkit cards lint)" if len(problems) > 1 else ""
         raise HubkitError(f"card problem: {problems[0]}{more}")
     return problems
+
+
+def lint_cards(release: Release, workspace: Workspace) -> tuple[int, list[str]]:
+    """(cards checked, problems) of the cards already rendered for every built artifact."""
+    from hubkit.cards.lint import lint_release
+
+    graph = plan(release, workspace)
+    texts, problems = {}, []
+    for name in graph.order:
+        if not graph.built(name):
+            continue
+        card, repo_id = workspace.path(name) / "README.md", graph.nodes[name].repo_id
+        if card.is_file():
+            texts[repo_id] = card.read_text()
+        else:
+            problems.append(f"{repo_id}: README.md: not rendered (run hubkit cards render)")
+    return len(texts), problems + lint_release(release, texts, built=set(texts))
+
+
+def built_models(release: Release, workspace: Workspace) -> dict[str, Path]:
+    """References a merge config may use (model names and repo ids) -> folders of the built models."""
+    from hubkit.artifacts.merge import local_models
+
+    graph = plan(release, workspace)
+    return local_models(release, {m.name: workspace.path(m.name) for m in release.models if graph.built(m.name)})
+
+
+def evaluate(release: Release, workspace: Workspace, *, force: bool = False, report: Report = print) -> str:
+    """Build the evaluation (and what it needs); returns its report."""
+    from hubkit.bench.report import render
+
+    bench = release.benchmark
+    if bench is None or not bench.evaluate:
+        raise UsageError(f"{release.source}: benchmark.evaluate lists no models to evaluate")
+    graph = plan(release, workspace)
+    build(release, workspace, [details_name(bench)], force=force, report=report, graph=graph)
+    return render(results(release, workspace, graph))
+
+
+def eval_report(release: Release, workspace: Workspace, results_file=None) -> str:
+    """The report of a results file, or of the release's own results."""
+    from hubkit.bench.report import render
+
+    found = load_results(results_file) if results_file else results(release, workspace)
+    if found is None:
+        raise UsageError("no results: run hubkit eval, or pass --results FILE")
+    return render(found)

@@ -79,6 +79,15 @@ class Workspace:
     def path(self, name: str) -> Path:
         return self.root / name
 
+    def journal(self, name: str) -> Path:
+        """What an artifact keeps across builds, failed ones included (journals, checkpoints)."""
+        return self.root / ".journal" / name
+
+    @property
+    def hub_root(self) -> Path:
+        """The embedded local hub's data, when a release publishes without --hub."""
+        return self.root / ".hub"
+
     def manifest(self, name: str) -> dict[str, Any] | None:
         return self.read_manifest(self.path(name))
 

@@ -78,19 +78,21 @@ def demo_config(tmp_path: Path) -> Path:
     return copy_project(tmp_path) / "demo.yaml"
 
 
-def fixture_models(config: Path) -> Path:
-    """Swap the demo's trained students for `source: fixture` models, for tests about other stages.
-
-    Fixtures skip training (and wait for no dataset), so publishing, staleness and evaluation
-    tests stay fast; the demo itself, its cards and tests/test_train.py train for real.
+def quick_students(config: Path) -> Path:
+    """The demo's students trained for one step each, from bases of their own (seeds 1 and 2),
+    for tests about the other stages (publishing, staleness, evaluation, the Space): the real
+    training path, in seconds. The demo itself, its cards and tests/test_train.py train in full.
+    A test makes a student change by changing its `base_fixture.seed`.
     """
     import yaml
 
+    recipe = yaml.safe_load((config.parent / "train" / "demo-lora.yaml").read_text())
+    recipe["sft"].update(max_steps=1, save_steps=1, warmup_steps=0)
+    (config.parent / "train" / "quick.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
     data = yaml.safe_load(config.read_text())
     for i, m in enumerate(data["models"]):
-        m.pop("train", None)
-        m.pop("base_fixture", None)
-        m.update(source="fixture", fixture={"seed": i + 1, "layers": 9})
+        m["base_fixture"]["seed"] = i + 1
+        m["train"]["config"] = "train/quick.yaml"
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     return config
 
@@ -132,7 +134,7 @@ def copy_demo(src: Path, dst: Path, workspace: str = "ws") -> Path:
 
 @pytest.fixture(scope="session")
 def fixture_demo(tmp_path_factory) -> Path:
-    """The demo with fixture students (publishing, cards, evaluation, Space are the subject), built;
+    """The demo with quick students (publishing, cards, evaluation, Space are the subject), built;
     what the build reported is in `build.log`."""
 
     def make(root: Path) -> None:
@@ -140,7 +142,7 @@ def fixture_demo(tmp_path_factory) -> Path:
         from hubkit.config import load_release
         from hubkit.workspace import Workspace
 
-        fixture_models(copy_project(root) / "demo.yaml")
+        quick_students(copy_project(root) / "demo.yaml")
         said: list[str] = []
         pipeline.build(load_release(root / "configs" / "demo.yaml"), Workspace(root / "ws"), report=said.append)
         (root / "build.log").write_text("\n".join(said) + "\n")
@@ -246,7 +248,7 @@ QWEN = "khazarai/Qwen3-4B-Qwen3.6-plus-Reasoning-Distilled"
 @pytest.fixture(scope="session")
 def tiny_pair(tmp_path_factory) -> dict[str, Path]:
     """Two tiny 9-layer Qwen3 models standing in for the seed's two distilled models."""
-    from hubkit.testing import save_tiny_qwen3
+    from hubkit.offline import save_tiny_qwen3
 
     root = tmp_path_factory.mktemp("pair")
     return {

@@ -18,7 +18,7 @@ from hubkit.bench.results import load_results
 from hubkit.bench.runner import EvalJob, OpenAICompatBackend, TransformersBackend, results_from_jsonl, run
 from hubkit.config import EvalBackend, Sampling, load_release
 from hubkit.llm import derive_seed
-from hubkit.testing import save_tiny_qwen3
+from hubkit.offline import save_tiny_qwen3
 from hubkit.workspace import Workspace
 from tests.conftest import CONFIGS, copy_demo, run_cli
 
@@ -115,8 +115,8 @@ def test_openai_compatible_endpoint_and_paired_results(tmp_path):
 def test_the_evaluation_is_an_artifact_that_reruns_only_a_rebuilt_model(fixture_demo, tmp_path):
     import pyarrow.parquet as pq
 
-    from hubkit.cards.render import load_release_results
-    from hubkit.graph import Graph
+    from hubkit.pipeline import plan
+    from hubkit.pipeline import results as load_release_results
 
     # A model changed by its fixture seed: no training needed to show it.
     assert "evaluate: hubkit-demo/tiny-qwen3-slerp: 100 new samples, 0 already done" in (
@@ -140,10 +140,10 @@ def test_the_evaluation_is_an_artifact_that_reruns_only_a_rebuilt_model(fixture_
     assert "### Answers cut by the token limit" in card
 
     data = yaml.safe_load(demo_config.read_text())
-    data["models"][0]["fixture"]["seed"] = 11
+    data["models"][0]["base_fixture"]["seed"] = 11
     demo_config.write_text(yaml.safe_dump(data, sort_keys=False))
     rel2 = load_release(demo_config)
-    state = Graph(rel2, ws).state("tiny-cmdr-bench-details")
+    state = plan(rel2, ws).state("tiny-cmdr-bench-details")
     assert (state.status, state.reason) == ("stale", "input tiny-qwen3-a-distilled is stale")
     assert load_release_results(rel2, ws) is None  # cards never show numbers of other models
     said.clear()
@@ -181,7 +181,7 @@ def test_cli_eval_and_report(fixture_demo, tmp_path):
 @pytest.mark.parametrize("field", ["reasoning_content", "inline"])
 def test_references_served_over_http_pass_and_the_same_cut_inside_reasoning_fail(tmp_path, field):
     from hubkit.bench import CATEGORIES
-    from hubkit.testing.teacher import BackgroundTeacher, Options
+    from hubkit.offline.teacher import BackgroundTeacher, Options
 
     cases = load_cases()
     refs = {c.message(): c.reference for c in cases}
@@ -239,3 +239,18 @@ def test_transformers_results_are_typed_and_cut_reasoning_has_no_answer(tmp_path
         assert r.completion_tokens <= 6
     for r in cut:
         assert not r.closed and r.content == "" and r.reasoning
+
+
+def test_an_answer_depends_on_its_own_seed_not_on_its_batch(tiny):
+    """Each row samples from its (case, sample) seed, as published per sample: the same answer
+    alone, in a batch, or in another order (prompts of other lengths pad it differently)."""
+    s = Sampling(temperature=0.7, top_p=0.95, max_new_tokens=12, seed=0)
+    questions = ["What is 2 + 2?", "Name a colour please", "Is 7 prime?", "Spell the word cat"]
+    seeds = [100, 101, 102, 103]
+    alone = [tiny.generate([q], s, [seed])[0] for q, seed in zip(questions, seeds, strict=True)]
+    batched = tiny.generate(questions, s, seeds)
+    reordered = tiny.generate(questions[::-1], s, seeds[::-1])[::-1]
+    assert [r.reasoning for r in alone] == [r.reasoning for r in batched] == [r.reasoning for r in reordered]
+    assert len({r.reasoning for r in batched}) == 4  # the rows really were sampled apart
+    other = tiny.generate(questions[:1], s, [999])[0]
+    assert other.reasoning != alone[0].reasoning  # and the seed decides

@@ -16,7 +16,7 @@ from hubkit.cards.lint import lint_card
 from hubkit.cards.render import render_artifact
 from hubkit.config import load_release
 from hubkit.errors import ConfigError, HubkitError
-from hubkit.graph import Graph
+from hubkit.pipeline import plan
 from hubkit.workspace import Workspace
 from tests.conftest import CONFIGS, ROOT, copy_demo, copy_project, run_cli
 
@@ -35,7 +35,7 @@ def built(trained_demo, tmp_path_factory):
 def render(built, name, results=None):
     config, ws = built
     rel = load_release(config)
-    art = Graph(rel, ws).nodes[name]
+    art = plan(rel, ws).nodes[name]
     return render_artifact(art, ws.path(name), rel, results)
 
 
@@ -82,7 +82,7 @@ def stand_in(res: Results) -> Results:
 
 
 def test_demo_cards_match_golden_files_and_render_identically_twice(built):
-    from hubkit.cards.render import load_release_results
+    from hubkit.pipeline import results as load_release_results
 
     config, ws = built
     rel = load_release(config)
@@ -93,7 +93,7 @@ def test_demo_cards_match_golden_files_and_render_identically_twice(built):
     pipeline.cards(rel, ws, report=lambda m: None)
     assert {n: (ws.path(n) / "README.md").read_bytes() for n in names} == texts
     # The published cards are the templates rendered on the run's own results ...
-    results, nodes = load_release_results(rel, ws), Graph(rel, ws).nodes
+    results, nodes = load_release_results(rel, ws), plan(rel, ws).nodes
     assert results is not None and len(results.models) == 3
     for n in names:
         assert render_artifact(nodes[n], ws.path(n), rel, results)["README.md"] == texts[n]
@@ -112,7 +112,7 @@ def test_demo_cards_match_golden_files_and_render_identically_twice(built):
 
 
 def test_the_golden_stand_in_keeps_the_shape_of_the_run_and_varies(built):
-    from hubkit.cards.render import load_release_results
+    from hubkit.pipeline import results as load_release_results
 
     config, ws = built
     real = load_release_results(load_release(config), ws)
@@ -133,7 +133,7 @@ def test_metadata_round_trips_through_huggingface_hub(built):
     assert meta["base_model_relation"] == "merge"
     assert meta["license"] == "apache-2.0" and meta["pipeline_tag"] == "text-generation"
     rel = load_release(config)
-    art = Graph(rel, ws).nodes["tiny-qwen3-slerp"]
+    art = plan(rel, ws).nodes["tiny-qwen3-slerp"]
     # The model-index is added from the evaluation's results; the rest is the artifact's own card data.
     assert meta.pop("model-index")[0]["name"] == "hubkit-demo/tiny-qwen3-slerp"
     assert art.card_data(art.card_context(ws.path("tiny-qwen3-slerp"))).to_dict() == meta
@@ -233,7 +233,7 @@ def test_users_can_bring_their_own_templates_and_missing_values_fail(tmp_path, b
     config.write_text(yaml.safe_dump(data))
     _, ws = built
     rel = load_release(config)
-    art = Graph(rel, ws).nodes["tiny-qwen3-a-distilled"]
+    art = plan(rel, ws).nodes["tiny-qwen3-a-distilled"]
     text = render_artifact(art, ws.path(art.name), rel, None)["README.md"].decode()
     assert text.endswith("# hubkit-demo/tiny-qwen3-a-distilled by my team\n\nBase: hubkit-testing/tiny-qwen3\n")
     (mine / "model.md.j2").write_text("# {{ repo_id }} {{ no_such_value }}\n")
@@ -390,7 +390,7 @@ def test_the_benchmark_card_publishes_grader_accuracy_and_the_leaderboard(tmp_pa
 
 def test_intervals_hold_the_rate_and_charts_draw_at_0_of_n_and_n_of_n():
     from hubkit.bench.results import wilson
-    from hubkit.cards.charts import grouped_bars
+    from hubkit.charts import grouped_bars
 
     for n in range(1, 201):
         for k in range(n + 1):

@@ -7,7 +7,7 @@ import yaml
 
 from hubkit.config import load_release
 from hubkit.errors import ConfigError
-from tests.conftest import CONFIGS, fixture_models
+from tests.conftest import CONFIGS
 
 
 def _edit(path: Path, fn) -> Path:
@@ -47,8 +47,8 @@ def test_demo_has_the_same_shape_and_trains_offline():
     rel, demo = load_release(CONFIGS / "release.yaml"), load_release(CONFIGS / "demo.yaml")
     for key in ("datasets", "models"):
         assert len(getattr(rel, key)) == len(getattr(demo, key))
-    assert all(m.source == "train" and m.base_fixture and m.train.method == "lora" for m in demo.models)
-    assert all(m.source == "train" and m.train.method == "qlora" and m.base_fixture is None for m in rel.models)
+    assert all(m.base_fixture and m.train.method == "lora" for m in demo.models)
+    assert all(m.train.method == "qlora" and m.base_fixture is None for m in rel.models)
     assert all(x is not None for x in (demo.merge, demo.benchmark, demo.space))
 
 
@@ -113,11 +113,12 @@ def test_missing_config_file(tmp_path):
     assert _problems(tmp_path / "nope.yaml") == [f"{tmp_path / 'nope.yaml'}: file not found"]
 
 
-def test_fixture_section_only_with_fixture_source(demo_config):
-    fixture_models(demo_config)
-    _edit(demo_config, lambda d: d["models"][0].update(source="train"))
-    (problem,) = _problems(demo_config)
-    assert "models[0]: 'fixture' is only allowed with source 'fixture'" in problem
+def test_test_hooks_are_not_in_the_users_schema(demo_config):
+    """Tests get quick students by training one step, not through a `source: fixture` only tests need."""
+    _edit(demo_config, lambda d: d["models"][0].update(source="fixture", fixture={"seed": 1}))
+    problems = _problems(demo_config)
+    assert [p.split(": ", 2)[1] for p in problems] == ["models[0].source", "models[0].fixture"]
+    assert all("unknown key" in p for p in problems)
 
 
 def test_training_needs_a_recipe(demo_config):

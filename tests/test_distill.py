@@ -160,7 +160,7 @@ class TeacherProcess:
         cmd = [
             sys.executable,
             "-m",
-            "hubkit.testing.teacher",
+            "hubkit.offline.teacher",
             "--port",
             str(self.port),
             "--options",

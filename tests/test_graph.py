@@ -173,13 +173,13 @@ def test_what_this_machine_cannot_build_is_refused_before_anything_builds(releas
     assert calls == ["a", "b", "d"]
 
 
-def test_demo_fixture_models_rebuild_exactly_on_seed_change(fixture_demo, tmp_path):
+def test_demo_students_rebuild_exactly_when_their_base_changes(fixture_demo, tmp_path):
     first = (fixture_demo / "build.log").read_text()
     assert "tiny-qwen3-a-distilled: built" in first and "tiny-qwen3-b-distilled: built" in first
     demo = copy_demo(fixture_demo, tmp_path / "demo")
     demo_config, ws = demo / "configs" / "demo.yaml", Workspace(demo / "ws")
     data = yaml.safe_load(demo_config.read_text())
-    data["models"][1]["fixture"]["seed"] = 7
+    data["models"][1]["base_fixture"]["seed"] = 7
     demo_config.write_text(yaml.safe_dump(data, sort_keys=False))
     again = pipeline.build(load_release(demo_config), ws, report=lambda m: None)
     assert again["tiny-qwen3-a-distilled"] == "up to date"

@@ -228,7 +228,7 @@ def test_datasets_load_dataset_through_the_server(api, hub, tmp_path):
 
 
 def test_transformers_from_pretrained_through_the_server(api, hub, tmp_path):
-    from hubkit.testing import save_tiny_qwen3
+    from hubkit.offline import save_tiny_qwen3
 
     folder = save_tiny_qwen3(tmp_path / "m", seed=4, layers=2)
     api.create_repo("org/tiny")
@@ -241,7 +241,7 @@ def test_transformers_from_pretrained_through_the_server(api, hub, tmp_path):
     )
     r = _run_with_endpoint(hub, code)
     assert r.returncode == 0, r.stderr[-2000:]
-    from hubkit.testing import tiny_qwen3
+    from hubkit.offline import tiny_qwen3
 
     want = float(tiny_qwen3(4, layers=2).model.embed_tokens.weight.float().sum())
     layers, total, vocab = r.stdout.strip().splitlines()[-1].split()

@@ -9,7 +9,7 @@ from hubkit.config import ChatEndpoint
 from hubkit.errors import HubkitError, UsageError
 from hubkit.llm import ChatRequest, derive_seed, split_reasoning
 from hubkit.llm.client import ChatClient
-from hubkit.testing.teacher import BackgroundTeacher, Options
+from hubkit.offline.teacher import BackgroundTeacher, Options
 from tests.conftest import NO_WAIT
 
 
@@ -180,3 +180,25 @@ def test_requests_and_tokens_per_period_are_limited():
     assert asyncio.run(run(_Window(rpm=3, tpm=None, period=0.5), 3)) < 0.2  # within the limit: no wait
     assert asyncio.run(run(_Window(rpm=3, tpm=None, period=0.5), 7)) >= 1.0  # 3 + 3 + 1: two full periods
     assert asyncio.run(run(_Window(rpm=None, tpm=100, period=0.5), 3, tokens=60)) >= 0.5  # 60 + 60 > 100
+
+
+@pytest.mark.parametrize(
+    ("text", "opened", "expected"),
+    [
+        ("<think>a</think>b</think>c", False, ("a</think>b", "c", True)),  # closed twice: the answer follows the last
+        ("x <think>y", False, (None, "x <think>y", True)),  # a tag inside an answer is text
+        ("x <think>y</think>z", False, ("x <think>y", "z", True)),  # a close ends whatever came before
+        ("  \n<think>\nonly thinking", False, ("only thinking", "", False)),
+        ("pre-filled</think>answer", True, ("pre-filled", "answer", True)),
+        ("still thinking </think", True, ("still thinking </think", "", False)),
+    ],
+)
+def test_one_splitter_for_graders_evaluation_space_and_training(text, opened, expected):
+    """hubkit.llm.reasoning is the one rule: the graders' answer extraction is the same function."""
+    from hubkit.bench.extract import strip_reasoning
+    from hubkit.llm.reasoning import opens_thinking
+
+    assert split_reasoning(text, opened) == expected
+    if not opened:
+        assert strip_reasoning(text) == expected[1]
+    assert opens_thinking("<|im_start|>assistant\n<think>\n") and not opens_thinking("<|im_start|>assistant\n")

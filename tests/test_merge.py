@@ -186,7 +186,7 @@ def test_mismatched_architectures(tmp_path, tiny_pair):
 
 
 def test_mismatched_shapes(tmp_path, tiny_pair):
-    from hubkit.testing import save_tiny_qwen3
+    from hubkit.offline import save_tiny_qwen3
 
     wide = save_tiny_qwen3(tmp_path / "wide", seed=3, layers=9, intermediate_size=96)
     with pytest.raises(HubkitError) as exc:
@@ -257,7 +257,7 @@ def test_demo_merge_artifact_builds_loads_and_has_card_inputs(trained_demo, tmp_
 
     from hubkit import pipeline
     from hubkit.config import load_release
-    from hubkit.graph import Graph
+    from hubkit.pipeline import plan
     from hubkit.workspace import Workspace
 
     demo = copy_demo(trained_demo, tmp_path / "demo")  # the trained students of the session's demo
@@ -278,7 +278,7 @@ def test_demo_merge_artifact_builds_loads_and_has_card_inputs(trained_demo, tmp_
                                   return_tensors="pt", return_dict=True)  # fmt: skip
     assert model.generate(**enc, max_new_tokens=3, do_sample=False).shape[0] == 1
 
-    ctx = Graph(rel, ws).nodes["tiny-qwen3-slerp"].card_context(folder)
+    ctx = plan(rel, ws).nodes["tiny-qwen3-slerp"].card_context(folder)
     assert ctx["base_model"] == [
         "hubkit-demo/tiny-qwen3-a-distilled",
         "hubkit-demo/tiny-qwen3-b-distilled",

@@ -19,6 +19,7 @@ from hubkit.cards.lint import lint_release
 from hubkit.config import load_release
 from hubkit.hub.auth import hf_api
 from hubkit.hub.publish import publish_release
+from hubkit.pipeline import plan
 from hubkit.workspace import Workspace
 from tests.conftest import CONFIGS, LocalHub, copy_demo, output_dir
 
@@ -86,13 +87,13 @@ def two_versions(fixture_demo, tmp_path_factory):
     quiet = lambda m: None  # noqa: E731
     rel, ws = load_release(config), Workspace(root / ".hubkit")
     pipeline.cards(rel, ws, report=quiet, strict=True)
-    publish_release(rel, ws, hub.url, hub.token, report=quiet)
+    publish_release(plan(rel, ws), hub.url, hub.token, report=quiet)
     data = yaml.safe_load(config.read_text())
     data["version"] = "0.1.1"
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     rel = load_release(config)
     pipeline.cards(rel, ws, report=quiet, strict=True)
-    publish_release(rel, ws, hub.url, hub.token, report=quiet)
+    publish_release(plan(rel, ws), hub.url, hub.token, report=quiet)
     publish_hostile(hf_api(hub.url, hub.token))
     yield hub
     hub.stop()

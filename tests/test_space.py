@@ -16,6 +16,7 @@ import pytest
 from hubkit import pipeline
 from hubkit.config import load_release
 from hubkit.hub.publish import publish_release
+from hubkit.pipeline import plan
 from hubkit.workspace import Workspace
 from tests.conftest import ROOT, LocalHub, copy_demo, free_port, output_dir
 
@@ -51,7 +52,7 @@ def published(fixture_demo, tmp_path_factory):
     try:
         os.environ["HUBKIT_SPACE_TOKEN"] = hub.token
         try:
-            publish_release(rel, ws, hub.url, hub.token, report=lambda m: None)
+            publish_release(plan(rel, ws), hub.url, hub.token, report=lambda m: None)
         finally:
             del os.environ["HUBKIT_SPACE_TOKEN"]
         space = Path(snapshot_download("hubkit-demo/tiny-qwen3-compare", repo_type="space", endpoint=hub.url,
@@ -259,7 +260,7 @@ def test_unknown_space_hardware_is_a_config_error(demo_config):
     [
         ("hardware: cpu-basic", "hardware: cpu-basic\n  backend: {kind: endpoint}", "needs base_url"),
         ("hardware: cpu-basic", "hardware: cpu-basic\n  backend: {kind: endpoint, base_url: 'http://x/v1', "
-         "api_key_env: 'hf_abc123-secret'}", "must name a Space secret"),
+         "api_key_env: 'hf_abc123-secret'}", "space.backend.api_key_env: must name an environment variable"),
         ("hardware: cpu-basic", "hardware: cpu-basic\n  backend: {served: {nope: x}}", "not one of space.models"),
         ("votes: tiny-qwen3-compare-votes", "votes: tiny-cmdr-bench", "duplicate artifact name 'tiny-cmdr-bench'"),
         ("requests_per_minute: 30", "requests_per_minute: 0", "greater than 0"),

@@ -102,7 +102,7 @@ def test_votes_survive_a_restart_whatever_the_answers_hold(space, hub_endpoint, 
     sent = [{**vote("x", "y", "a", str(i)), "answers": [text, text[::-1]]} for i, text in enumerate(odd)]
     for v in sent:
         log.add(v)
-    log.push_now()
+    log.scheduler.trigger().result()  # what the scheduler does every `every_minutes`
     restarted = space.arena.VoteLog("ns/votes", tmp_path / "v2", 60, hub.token)
     assert restarted.problem is None and restarted.votes == sent
     for s in (log.scheduler, restarted.scheduler):
@@ -197,7 +197,7 @@ def test_the_board_says_why_it_has_nothing_to_show(space, hub_endpoint, api):
 
 @pytest.mark.parametrize("field", ["reasoning_content", "inline"])
 def test_an_endpoint_streams_every_column_at_once(space, field):
-    from hubkit.testing.teacher import BackgroundTeacher, Options
+    from hubkit.offline.teacher import BackgroundTeacher, Options
 
     with BackgroundTeacher(Options(reasoning_field=field, latency=0.02)) as teacher:
         engine = space.engines.EndpointEngine(teacher.url, None, {"ns/a": "teacher-a"})

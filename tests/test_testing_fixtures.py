@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from hubkit.testing import save_tiny_qwen3, tiny_qwen3, tiny_tokenizer
+from hubkit.offline import save_tiny_qwen3, tiny_qwen3, tiny_tokenizer
 
 
 @pytest.fixture(scope="module")

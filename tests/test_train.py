@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from hubkit.errors import UsageError
-from hubkit.testing import CHAT_TEMPLATE, tiny_tokenizer
+from hubkit.offline import CHAT_TEMPLATE, tiny_tokenizer
 from hubkit.train.examples import IGNORE, choose_max_length, held_out, inference_prompt, render, tokenize
 from hubkit.train.recipe import load_recipe
 from hubkit.train.sft import last_checkpoint

@@ -13,4 +13,9 @@ def all_artifacts(release: Release) -> list[Artifact]:
     return [a for kind in KINDS for a in kind.artifacts(release)]
 
 
-__all__ = ["KINDS", "Artifact", "BuildContext", "all_artifacts"]
+def config_checks() -> list:
+    """What each kind checks of a release when it is loaded (config.load_release's `checks`)."""
+    return [kind.problems for kind in KINDS if hasattr(kind, "problems")]
+
+
+__all__ = ["KINDS", "Artifact", "BuildContext", "all_artifacts", "config_checks"]

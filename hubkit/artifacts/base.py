@@ -16,8 +16,10 @@ class BuildContext:
     out: Path  # an empty staging folder; becomes the artifact's folder if build() returns
     inputs: dict[str, Path]  # built folders of this artifact's inputs, by name
     report: Callable[[str], None] = print
-    # Kept across builds, failed ones included (journals): <workspace>/.journal/<artifact>/
+    # Kept across builds, failed ones included (journals): Workspace.journal(artifact)
     cache: Path | None = None
+    # Content fingerprints of the inputs (what a dependent records, so a rebuilt input makes it stale).
+    contents: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

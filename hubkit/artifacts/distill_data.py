@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from hubkit.artifacts.base import Artifact, BuildContext, file_digest, size_category, write_parquet
-from hubkit.cards.charts import length_histogram
+from hubkit.charts import length_histogram
 from hubkit.config import DistillDataset, HubPrompts, Release, read_yaml
 from hubkit.distill.filters import reason_kind
-from hubkit.errors import UsageError
 
 STATS = "stats.json"
 CHART = "lengths.png"
@@ -74,11 +73,7 @@ class DistillData(Artifact):
             source["file"] = {"name": d.prompts.name, "sha256": file_digest(rel, d.prompts), "rows": len(out)}
         if d.synthesize:
             s = d.synthesize
-            seeds, _ = read_yaml(rel.resolve(s.seeds))
-            if not isinstance(seeds, dict) or not all(isinstance(v, list) and v for v in seeds.values()):
-                raise UsageError(f"{rel.resolve(s.seeds)}: expected {{domain: [seed question, ...]}}")
-            if missing := [dom for dom in d.domains if dom not in seeds]:
-                raise UsageError(f"{rel.resolve(s.seeds)}: no seed questions for domain {missing[0]!r}")
+            seeds, _ = read_yaml(rel.resolve(s.seeds))  # its shape was checked when the config was loaded
             template = (rel.resolve(s.template) if s.template else generate.SYNTH_TEMPLATE).read_text()
             synthesized = generate.synthesize(client, d.teacher, d.sampling, seeds, d.domains, s.per_domain, template,
                                               ctx.cache, report=ctx.report)  # fmt: skip
@@ -163,3 +158,26 @@ class DistillData(Artifact):
 
 def artifacts(release: Release) -> list[Artifact]:
     return [DistillData(d.name, release, section=d) for d in release.datasets]
+
+
+def problems(release: Release) -> list[tuple[tuple, str]]:
+    """Checked when the config is loaded: a synthesis's seed questions cover its domains."""
+    from hubkit.errors import ConfigError
+
+    out = []
+    for i, d in enumerate(release.datasets):
+        if d.synthesize is None:
+            continue
+        loc, path = ("datasets", i, "synthesize", "seeds"), release.resolve(d.synthesize.seeds)
+        try:
+            seeds, _ = read_yaml(path)
+        except ConfigError as exc:
+            out.append((loc, exc.problems[0]))
+            continue
+        if not isinstance(seeds, dict) or not all(
+            isinstance(v, list) and v and all(isinstance(q, str) for q in v) for v in seeds.values()
+        ):
+            out.append((loc, f"{path}: expected {{domain: [seed question, ...]}}"))
+        elif missing := [dom for dom in d.domains if dom not in seeds]:
+            out.append((loc, f"{path}: no seed questions for domain {missing[0]!r}"))
+    return out

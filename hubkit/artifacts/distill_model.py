@@ -2,7 +2,6 @@
 
 The published weights are the adapter merged into a bf16 reload of the base, with the base's
 tokenizer, chat template and generation config; `training/` holds the metrics and loss curve.
-`source: fixture` (tests only) writes a tiny random model instead of training.
 """
 
 from __future__ import annotations
@@ -35,19 +34,15 @@ def dataset_rows(folder: Path) -> list[dict[str, Any]]:
     return [row for f in files for row in pq.read_table(f, columns=["id", "prompt", "reasoning", "answer"]).to_pylist()]
 
 
-def _save_fixture(folder: Path, fx) -> None:
-    from hubkit.testing import save_tiny_qwen3
-
-    save_tiny_qwen3(folder, seed=fx.seed, **fx.model_dump(exclude={"seed"}))
-
-
 def _fixture_base(folder: Path, fx) -> Path:
     """The demo's base: a tiny random Qwen3 made offline, once (concurrent processes race safely)."""
     if (folder / "config.json").is_file():
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".base.", dir=folder.parent))
-    _save_fixture(tmp, fx)
+    from hubkit.offline import save_tiny_qwen3
+
+    save_tiny_qwen3(tmp, seed=fx.seed, **fx.model_dump(exclude={"seed"}))
     try:
         os.rename(tmp, folder)
     except OSError:  # another process made it first: same seed, same weights
@@ -70,8 +65,6 @@ class DistillModel(Artifact):
 
     def check(self) -> None:
         """Fail before anything is built: a recipe TRL/PEFT refuse, or a machine that cannot train."""
-        if self.section.source == "fixture":
-            return
         from hubkit.train.recipe import load_recipe
         from hubkit.train.sft import machine_problem
 
@@ -89,15 +82,14 @@ class DistillModel(Artifact):
         path = Path(snapshot_download(s.base_model, revision=s.base_revision))
         return path, path.name  # snapshot folders are named by commit
 
-    def job(self, inputs: dict[str, Path], cache: Path, report):
+    def job(self, inputs: dict[str, Path], contents: dict[str, str], cache: Path, report):
         from hubkit.train.recipe import load_recipe
         from hubkit.train.sft import TrainJob
-        from hubkit.workspace import Workspace, fingerprint
+        from hubkit.workspace import fingerprint
 
         s = self.section
-        data = inputs[s.dataset]
+        data, content = inputs[s.dataset], contents[s.dataset]
         base, revision = self.base(cache)
-        content = (Workspace.read_manifest(data) or {}).get("content")
         return TrainJob(
             base=base, rows=dataset_rows(data), recipe=load_recipe(self.release.resolve(s.train.config)),
             spec=s.train, work=cache / "run", key=fingerprint({"spec": self.spec(), "data": content}), report=report,
@@ -106,14 +98,10 @@ class DistillModel(Artifact):
         )  # fmt: skip
 
     def build(self, ctx: BuildContext) -> None:
-        if self.section.source == "fixture":
-            ctx.report(f"{self.name}: writing tiny random Qwen3 fixture (seed {self.section.fixture.seed})")
-            _save_fixture(ctx.out, self.section.fixture)
-            return
-        from hubkit.cards.charts import line_chart
+        from hubkit.charts import line_chart
         from hubkit.train.sft import merge_adapter, train
 
-        job = self.job(ctx.inputs, ctx.cache, lambda m: ctx.report(f"{self.name}: {m}"))
+        job = self.job(ctx.inputs, ctx.contents, ctx.cache, lambda m: ctx.report(f"{self.name}: {m}"))
         ctx.report(f"{self.name}: training {self.section.train.method} ({self.section.train.framework}) "
                    f"on {len(job.rows)} rows of {self.section.dataset}")  # fmt: skip
         summary = train(job)
@@ -136,7 +124,6 @@ class DistillModel(Artifact):
     def card_context(self, path: Path) -> dict[str, Any]:
         s = self.section
         data = next(d for d in self.release.datasets if d.name == s.dataset)
-        fixture = s.fixture.model_dump(mode="json") if s.fixture else None
         metrics = json.loads((path / METRICS).read_text()) if (path / METRICS).is_file() else None
         return {
             **super().card_context(path),
@@ -144,8 +131,6 @@ class DistillModel(Artifact):
             "base_model_relation": "finetune",
             "dataset": self.release.repo_id(s.dataset),
             "teacher": data.teacher.model,
-            "source": s.source,
-            "fixture": {k: str(v) for k, v in fixture.items()} if fixture else None,
             "base_fixture": s.base_fixture is not None,
             "train": {k: str(v) for k, v in s.train.model_dump(mode="json").items() if v is not None},
             "training": _training_context(metrics) if metrics else None,
@@ -157,8 +142,6 @@ class DistillModel(Artifact):
 
         rel, s = self.release, self.section
         tags = ["reasoning", "distillation", s.train.method, "hubkit"]
-        if s.source == "fixture":
-            tags.append("test-fixture")
         return ModelCardData(
             license=rel.license, language=rel.language, library_name="transformers",
             pipeline_tag="text-generation", tags=tags, base_model=s.base_model,
@@ -238,10 +221,9 @@ class DistillAdapter(Artifact):
 
 
 def artifacts(release: Release) -> list[Artifact]:
-    # A fixture stands in for training, so it does not wait for its dataset to be built.
     out: list[Artifact] = []
     for m in release.models:
-        out.append(DistillModel(m.name, release, inputs=() if m.source == "fixture" else (m.dataset,), section=m))
+        out.append(DistillModel(m.name, release, inputs=(m.dataset,), section=m))
         if m.publish_adapter:
             out.append(DistillAdapter(f"{m.name}-adapter", release, inputs=(m.name,), section=m))
     return out

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hubkit.artifacts.base import Artifact, BuildContext, size_category, write_parquet
-from hubkit.config import Benchmark, Release
+from hubkit.config import Benchmark, Release, details_name
 
 RESULTS = "results.json"
 SUMMARY = "summary.json"  # the card's benchmark section as data: what the Space's Benchmark tab shows
@@ -32,10 +32,6 @@ def _features():
         "completion_tokens": i32, "reasoning_tokens": i32, "passed": Value("bool"), "grader": text, "detail": text,
         "seed": Value("int64"), "sampling": text, "backend": text,
     })  # fmt: skip
-
-
-def details_name(bench: Benchmark) -> str:
-    return f"{bench.name}-details"
 
 
 @dataclass
@@ -55,13 +51,11 @@ class Evaluation(Artifact):
 
     def _targets(self, ctx: BuildContext) -> list:
         from hubkit.bench.evaluate import Target
-        from hubkit.workspace import Workspace
 
         out = []
         for ref in self.section.evaluate:
             if ref in ctx.inputs:
-                content = Workspace.read_manifest(ctx.inputs[ref])["content"]
-                out.append(Target(self.release.repo_id(ref), str(ctx.inputs[ref]), content))
+                out.append(Target(self.release.repo_id(ref), str(ctx.inputs[ref]), ctx.contents[ref]))
             else:
                 out.append(Target(ref, ref, ref))  # a Hub model, e.g. the base
         return out
@@ -78,8 +72,8 @@ class Evaluation(Artifact):
                 rows.append({k: r.get(k) for k in features} | {"sampling": json.dumps(r["sampling"], sort_keys=True)})
         write_parquet(rows, features, ctx.out / DETAILS)
         (ctx.out / RESULTS).write_text(results.model_dump_json(indent=1) + "\n")
-        from hubkit.cards.charts import grouped_bars
-        from hubkit.cards.render import CHART, results_context
+        from hubkit.bench.summary import CHART, results_context
+        from hubkit.charts import grouped_bars
 
         summary = results_context(results, None)
         (ctx.out / SUMMARY).write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
@@ -89,7 +83,7 @@ class Evaluation(Artifact):
 
     def card_context(self, path: Path) -> dict[str, Any]:
         from hubkit.bench.results import Results
-        from hubkit.cards.render import results_context
+        from hubkit.bench.summary import results_context
 
         b = self.section
         results = Results.model_validate_json((path / RESULTS).read_text())

@@ -12,7 +12,6 @@ import yaml
 from hubkit.artifacts.base import Artifact, BuildContext, file_digest, model_facts
 from hubkit.config import Merge, Release
 from hubkit.errors import UsageError
-from hubkit.workspace import Workspace
 
 LINT_FILE = "merge_lint.json"
 CONFIG_FILE = "mergekit_config.yml"
@@ -46,11 +45,6 @@ def local_models(release: Release, folders: dict[str, Path]) -> dict[str, Path]:
     for name, path in folders.items():
         out[name] = out[release.repo_id(name)] = path
     return out
-
-
-def built_models(release: Release, workspace: Workspace) -> dict[str, Path]:
-    built = {m.name: workspace.path(m.name) for m in release.models if workspace.manifest(m.name)}
-    return local_models(release, built)
 
 
 @dataclass

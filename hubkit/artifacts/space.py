@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hubkit.artifacts.base import Artifact, BuildContext
-from hubkit.artifacts.evaluation import details_name
-from hubkit.config import Release, Space
+from hubkit.config import Release, Space, details_name
 
 SHARED = {"reasoning.py": Path(__file__).parents[1] / "llm" / "reasoning.py"}  # copied into the app
 GENERATED = {"space_config.json", *SHARED}
@@ -17,10 +16,6 @@ _SKIP = {"__pycache__", ".ipynb_checkpoints", ".DS_Store"}
 
 def app_files(app: Path) -> list[Path]:
     """Every file of the app folder, subfolders included (paths relative to it), caches left out."""
-    if not (app / "app.py").is_file():
-        from hubkit.errors import UsageError
-
-        raise UsageError(f"{app}: no app.py (space.app must be the Space's folder)")
     out = []
     for path in sorted(app.rglob("*")):
         rel = path.relative_to(app)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_THINK = re.compile(r"<think>.*?</think>", re.S)
+from hubkit.llm.reasoning import split_reasoning
+
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[ \t]*\n(.*?)```", re.S)
 _FINAL = re.compile(r"(?im)^[ \t>*#_]*(?:final answer|answer)[ \t*_]*[:\uff1a][ \t*_]*(.*)$")
 # Fence labels models use for the same language.
@@ -18,17 +19,8 @@ _HEDGE = re.compile(
 
 
 def strip_reasoning(text: str) -> str:
-    """Drop `<think>...</think>` blocks; an unterminated `<think>` hides everything after it.
-
-    A stray `</think>` without its opening tag (templates that pre-fill `<think>`) ends the
-    reasoning: only what follows it is the answer.
-    """
-    text = _THINK.sub("", text)
-    if "</think>" in text:
-        text = text.rsplit("</think>", 1)[1]
-    if "<think>" in text:
-        text = text.split("<think>", 1)[0]
-    return text.strip()
+    """The answer part of `text`, by hubkit's one reasoning splitter (hubkit.llm.reasoning)."""
+    return split_reasoning(text)[1]
 
 
 def boxed(text: str) -> list[tuple[str, int]]:

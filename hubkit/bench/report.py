@@ -46,7 +46,8 @@ def claim_verdict(results: Results, claim: Claim, cases_per_category: int) -> tu
     return verdict, "; ".join(parts)
 
 
-def render(results: Results, cases_per_category: int = 10) -> str:
+def render(results: Results) -> str:
+    cases_per_category = results.case_count()
     models = [m.model for m in results.models]
     short = {m: m.split("/")[-1] for m in models}
     lines = [f"{results.benchmark}  (source: {results.source})", ""]

@@ -50,6 +50,8 @@ class Results(BaseModel):
     claimed_overall: dict[str, float] = Field(default_factory=dict)  # what the source states
     claims: list[Claim] = Field(default_factory=list)
     fingerprints: dict[str, str] = Field(default_factory=dict)  # model -> the eval setup that produced it
+    # Cases behind each category (a published table says; hubkit's own results list their cases).
+    cases_per_category: int | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _complete(self) -> Results:
@@ -57,6 +59,15 @@ class Results(BaseModel):
             if sorted(m.categories) != sorted(self.categories):
                 raise ValueError(f"{m.model}: categories differ from the benchmark's")
         return self
+
+    def case_count(self) -> int:
+        """Cases behind each category: the honest n of a per-case test (samples of one case are not independent)."""
+        if self.cases_per_category is not None:
+            return self.cases_per_category
+        first, cat = self.models[0], self.categories[0]
+        if first.cases:
+            return sum(1 for k in first.cases if k.startswith(case_key(cat, "")))
+        return first.categories[cat].total  # nothing says more: every graded answer is its own case
 
     def model(self, name: str) -> ModelResults:
         for m in self.models:
@@ -142,6 +153,7 @@ class _PublishedTable(BaseModel):
     source: str
     benchmark: str
     per_category: int = Field(gt=0, description="evaluations behind each percentage (cases x samples)")
+    cases_per_category: int | None = Field(default=None, gt=0, description="cases behind each percentage")
     rates: dict[str, dict[str, float]]  # model -> category -> percent
     claimed_overall: dict[str, float] = Field(default_factory=dict)
     claims: list[Claim] = Field(default_factory=list)
@@ -175,6 +187,7 @@ def load_results(path: Path | str) -> Results:
         return Results(
             benchmark=table.benchmark, source=table.source, categories=categories or [],
             models=models, claimed_overall=table.claimed_overall, claims=table.claims,
+            cases_per_category=table.cases_per_category,
         )  # fmt: skip
     except ValueError as exc:
         raise ConfigError([f"{path}: {exc}"]) from None

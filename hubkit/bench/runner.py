@@ -19,8 +19,9 @@ from hubkit.bench.results import Count, ModelResults, Results, case_key
 from hubkit.config import EvalBackend, Sampling
 from hubkit.errors import HubkitError
 from hubkit.journal import Journal, records
-from hubkit.llm import CLOSE, OPEN, ChatRequest, ChatResult, derive_seed
+from hubkit.llm import CLOSE, ChatRequest, ChatResult, derive_seed
 from hubkit.llm.client import make_result
+from hubkit.llm.reasoning import opens_thinking as prompt_opens
 
 
 class Backend(Protocol):
@@ -34,8 +35,30 @@ class Backend(Protocol):
 def opens_thinking(tokenizer) -> bool:
     """Whether the chat template's generation prompt already opens `<think>` (Qwen3-Thinking does)."""
     chat = [{"role": "user", "content": "x"}]
-    prompt = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
-    return prompt.rstrip().endswith(OPEN)
+    return prompt_opens(tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False))
+
+
+class RowSampler:
+    """A transformers logits processor that samples every row with its own seeded generator
+    (temperature, then top-p) and leaves only the drawn token, which greedy decoding then takes."""
+
+    def __init__(self, seeds: list[int], temperature: float, top_p: float):
+        import torch
+
+        self.torch, self.temperature, self.top_p = torch, temperature, top_p
+        self.generators = [torch.Generator().manual_seed(s) for s in seeds]
+
+    def __call__(self, input_ids, scores):
+        torch = self.torch
+        probs = torch.softmax(scores.float() / self.temperature, dim=-1)
+        if self.top_p < 1.0:  # keep the smallest set of top tokens whose mass reaches top_p
+            sorted_p, order = torch.sort(probs, descending=True, dim=-1)
+            drop = sorted_p.cumsum(-1) - sorted_p >= self.top_p
+            probs = probs.scatter(-1, order, sorted_p.masked_fill(drop, 0.0))
+        picks = [torch.multinomial(row.cpu(), 1, generator=g) for row, g in zip(probs, self.generators, strict=True)]
+        chosen = torch.full_like(scores, float("-inf"))
+        chosen.scatter_(-1, torch.stack(picks).to(scores.device), 0.0)
+        return chosen
 
 
 class TransformersBackend:
@@ -56,11 +79,12 @@ class TransformersBackend:
         enc = self.tok.apply_chat_template(
             chats, add_generation_prompt=True, return_tensors="pt", return_dict=True, padding=True
         )
-        self.torch.manual_seed(seeds[0])  # one generator per batch: transformers samples a batch together
+        # transformers samples a batch from one generator; each row draws from its own instead, so
+        # an answer depends on its (case, sample) seed, not on the batch it happened to be in.
+        processors = [RowSampler(seeds, sampling.temperature, sampling.top_p)] if sampling.temperature > 0 else []
         with self.torch.no_grad():
             out = self.model.generate(
-                **enc, do_sample=sampling.temperature > 0, temperature=sampling.temperature or None,
-                top_p=sampling.top_p, max_new_tokens=sampling.max_new_tokens,
+                **enc, do_sample=False, logits_processor=processors, max_new_tokens=sampling.max_new_tokens,
                 pad_token_id=self.tok.pad_token_id,
             )  # fmt: skip
         new = out[:, enc["input_ids"].shape[1] :]

@@ -6,7 +6,9 @@ import re
 
 import yaml
 
+from hubkit.artifacts import all_artifacts
 from hubkit.config import Release
+from hubkit.repos import repo_path
 
 # Hub license identifiers (https://huggingface.co/docs/hub/repositories-licenses).
 HUB_LICENSES = {
@@ -105,9 +107,6 @@ def _link_target_problem(url: str, targets: dict[str, bool]) -> str | None:
 
 def lint_release(release: Release, cards: dict[str, str], built: set[str] | None = None) -> list[str]:
     """`cards` maps repo ids to README text; `built` (repo ids) also checks that links reach built repos."""
-    from hubkit.artifacts import all_artifacts
-    from hubkit.repos import repo_path
-
     arts = all_artifacts(release)
     repo_ids = {a.repo_id for a in arts}
     targets = {repo_path(a.repo_type, a.repo_id): built is None or a.repo_id in built for a in arts}

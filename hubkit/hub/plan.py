@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hubkit.artifacts import Artifact
-from hubkit.config import Release
 from hubkit.graph import UP_TO_DATE, Graph
 from hubkit.hub.auth import Credentials
 from hubkit.repos import human_bytes
-from hubkit.workspace import MANIFEST, Workspace
+from hubkit.workspace import MANIFEST
 
 KEEP = {".gitattributes"}  # made by the Hub with every repo; never ours to delete
 
@@ -93,13 +92,12 @@ def plan_repo(art: Artifact, folder: Path, manifest: dict, version: str, api) ->
     return plan
 
 
-def plan_release(
-    release: Release, workspace: Workspace, creds: Credentials, report=print, artifacts=None, backoff=None
-) -> list[RepoPlan]:
+def plan_release(graph: Graph, creds: Credentials, report=print, backoff=None) -> list[RepoPlan]:
+    """What publishing would change, per repo of every artifact of the command's plan."""
     from hubkit.hub.retry import retrying
     from hubkit.retry import DEFAULT
 
-    graph = Graph(release, workspace, artifacts)
+    release, workspace = graph.release, graph.workspace
     plans = []
     for name in graph.order:
         art, state = graph.nodes[name], graph.state(name)

@@ -17,7 +17,6 @@ from hubkit.hub.plan import RepoPlan, plan_release, plan_repo
 from hubkit.hub.retry import retrying
 from hubkit.repos import human_bytes, repo_url
 from hubkit.retry import DEFAULT, Backoff
-from hubkit.workspace import Workspace
 
 Report = Callable[[str], None]
 
@@ -108,8 +107,8 @@ def _set_secrets(plan: RepoPlan, creds: Credentials, release: Release, values: d
 
 
 def publish_release(
-    release: Release, workspace: Workspace, endpoint: str, token: str | None, *,
-    create_pr: bool = False, dry_run: bool = False, report: Report = print, artifacts=None, browse: str | None = None,
+    graph: Graph, endpoint: str, token: str | None, *,
+    create_pr: bool = False, dry_run: bool = False, report: Report = print, browse: str | None = None,
     backoff: Backoff = DEFAULT,
 ) -> list[tuple[RepoPlan, str]]:  # fmt: skip
     """Plan, then publish every built, up-to-date artifact. Returns (plan, outcome) per repo.
@@ -117,16 +116,16 @@ def publish_release(
     `token` None: HF_TOKEN / the login token, or trusted publishing when HF_OIDC_RESOURCE is set.
     Each repo's line ends with its page on `browse` (default: the endpoint), e.g. a local preview.
     """
+    release, workspace = graph.release, graph.workspace
     creds = Credentials(endpoint, token)
     report(f"publish: {creds.endpoint}, authenticated by {creds.mode}")
-    plans = plan_release(release, workspace, creds, report=report, artifacts=artifacts, backoff=backoff)
+    plans = plan_release(graph, creds, report=report, backoff=backoff)
     conflicts = [p for p in plans if not p.skipped and p.tag_action == "conflict"]
     if conflicts and not create_pr:
         p = conflicts[0]
         raise UsageError(f"{p.repo_id}: files changed but tag {p.tag} already exists; bump `version` in the config")
     publishes_space = any(p.repo_type == "space" and not p.skipped for p in plans)
     values = space_secrets(release, required=not dry_run and not create_pr) if publishes_space else {}
-    graph = Graph(release, workspace, artifacts)
     results = []
     for plan in plans:
         if plan.skipped or dry_run:

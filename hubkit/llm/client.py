@@ -242,7 +242,7 @@ def serving(endpoint: ChatEndpoint) -> Iterator[str]:
     if endpoint.backend != "scripted":
         yield endpoint.base_url
         return
-    from hubkit.testing.teacher import BackgroundTeacher, Options
+    from hubkit.offline.teacher import BackgroundTeacher, Options
 
     with BackgroundTeacher(Options(**(endpoint.scripted.model_dump() if endpoint.scripted else {}))) as server:
         yield server.url

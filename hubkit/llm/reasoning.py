@@ -1,5 +1,13 @@
 """The one reasoning splitter: a thinking model's raw text -> (reasoning, answer, closed).
 
+The rule, used by the graders, the evaluation, the Space and the training examples:
+- the text is in its reasoning from the start if the prompt opened `<think>` (`opened`, see
+  `opens_thinking`) or if the text itself starts with `<think>` (after white space);
+- a `</think>` anywhere ends the reasoning at the LAST one: everything before it is reasoning,
+  everything after it is the answer (a model that closes twice has not answered in between);
+- reasoning that never closes leaves no answer, whatever it mentions (`closed` is False);
+- otherwise there is no reasoning: a `<think>` mentioned inside an answer is just text.
+
 Standard library only and importing nothing from hubkit, because the Space (which cannot
 import hubkit on the Hub) gets this very file copied in when hubkit builds it.
 """
@@ -29,20 +37,20 @@ def reasoning_of(obj: Any) -> str | None:
     return None
 
 
-def split_reasoning(text: str, opened: bool = False) -> tuple[str | None, str, bool]:
-    """(reasoning, answer, closed) of a model's raw text: the one reasoning splitter.
+def opens_thinking(prompt: str) -> bool:
+    """Whether a rendered generation prompt leaves the model inside `<think>` (Qwen3-Thinking
+    templates pre-fill it): the one place that decides it."""
+    return prompt.rstrip().endswith(OPEN)
 
-    `opened`: the prompt already opened `<think>` (Qwen3-Thinking templates pre-fill it), so
-    the text starts inside the reasoning. A `<think>` never closed leaves no answer.
-    """
+
+def split_reasoning(text: str, opened: bool = False) -> tuple[str | None, str, bool]:
+    """(reasoning, answer, closed) of a model's raw text, by the rule in this module's docstring."""
     body = text.lstrip()
     if body.startswith(OPEN):
         body, opened = body[len(OPEN) :], True
-    elif CLOSE in body and OPEN not in body.split(CLOSE, 1)[0]:
-        opened = True  # a closing tag alone: the template pre-filled the opening one
-    if not opened:
-        return None, text.strip(), True
-    if CLOSE not in body:
+    if CLOSE in body:
+        reasoning, answer = body.rsplit(CLOSE, 1)
+        return reasoning.strip("\n"), answer.strip(), True
+    if opened:
         return body.strip("\n"), "", False
-    reasoning, answer = body.split(CLOSE, 1)
-    return reasoning.strip("\n"), answer.strip(), True
+    return None, text.strip(), True

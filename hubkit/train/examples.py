@@ -9,13 +9,13 @@ whatever the generation prompt already opened); only the completion is in the lo
 
 from __future__ import annotations
 
-import hashlib
 import statistics
 from dataclasses import dataclass
 from typing import Any
 
 from hubkit.errors import UsageError
-from hubkit.llm import CLOSE, OPEN
+from hubkit.llm import CLOSE, OPEN, derive_seed
+from hubkit.llm.reasoning import opens_thinking
 
 IGNORE = -100  # the label of tokens outside the loss (torch's cross-entropy ignore_index)
 
@@ -45,7 +45,7 @@ def inference_prompt(tokenizer, prompt: str) -> str:
 def completion_text(tokenizer, prompt_text: str, reasoning: str, answer: str) -> str:
     """What the model should write after `prompt_text`: reasoning, closed, then the answer and end of turn."""
     full = f"{OPEN}\n{reasoning.strip()}\n{CLOSE}\n\n{answer.strip()}{tokenizer.eos_token}"
-    if prompt_text.rstrip().endswith(OPEN):  # Qwen3-Thinking: the generation prompt opened <think> already
+    if opens_thinking(prompt_text):  # Qwen3-Thinking: the generation prompt opened <think> already
         opened = prompt_text[prompt_text.rindex(OPEN) :]
         if full.startswith(opened):
             return full[len(opened) :]
@@ -84,11 +84,11 @@ def tokenize(tokenizer, row: dict[str, Any]) -> Example:
 
 
 def held_out(ids: list[str], fraction: float, seed: int) -> set[str]:
-    """The ids kept for the eval loss: a stable choice (by hash), independent of row order."""
+    """The ids kept for the eval loss: a stable choice (hubkit's one seed hash), independent of row order."""
     if fraction <= 0 or len(ids) < 2:
         return set()
     n = min(len(ids) - 1, max(1, round(fraction * len(ids))))
-    ranked = sorted(ids, key=lambda i: hashlib.sha256(f"{seed}\x1f{i}".encode()).hexdigest())
+    ranked = sorted(ids, key=lambda i: (derive_seed(seed, "held-out", i), i))
     return set(ranked[:n])
 
 

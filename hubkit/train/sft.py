@@ -22,6 +22,7 @@ from typing import Any
 from hubkit.config import TrainSpec
 from hubkit.errors import UsageError
 from hubkit.train.examples import Example, Lengths, choose_max_length, held_out, tokenize
+from hubkit.train.launch import is_main_process, under_launcher
 from hubkit.train.recipe import Recipe
 
 KEY_FILE = "run_key.txt"
@@ -229,7 +230,8 @@ def train(job: TrainJob) -> dict[str, Any] | None:
     hf_logging.set_verbosity_error()  # hubkit reports progress itself; library notices are noise here
     # The first PartialState fixes the backend for the process: on CPU, gloo DDP under torchrun.
     state = PartialState(cpu=not torch.cuda.is_available())
-    _prepare_work(job, state.is_main_process)
+    main = is_main_process()
+    _prepare_work(job, main)
     state.wait_for_everyone()
 
     tokenizer = AutoTokenizer.from_pretrained(job.base)
@@ -244,7 +246,7 @@ def train(job: TrainJob) -> dict[str, Any] | None:
     )  # fmt: skip
     trainer.remove_callback(PrinterCallback)  # prints every log dict; hubkit reports a line per save instead
     trainer.add_callback(_progress(job.report))
-    checkpoint = last_checkpoint(job.work / "checkpoints", job.report) if state.is_main_process else None
+    checkpoint = last_checkpoint(job.work / "checkpoints", job.report) if main else None
     checkpoint = _broadcast(checkpoint)
     if checkpoint:
         job.report(f"resuming from {checkpoint.name}")
@@ -252,7 +254,6 @@ def train(job: TrainJob) -> dict[str, Any] | None:
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     wall = time.monotonic() - started
     final_eval = trainer.evaluate()["eval_loss"] if eval_set else None
-    main = trainer.is_world_process_zero()
     if main:
         trainer.save_model(str(job.work / "adapter"))
     _leave_group(state)
@@ -314,10 +315,9 @@ def _leave_group(state) -> None:
 
 def _broadcast(value: Path | None) -> Path | None:
     """The main process's choice, on every process (they must resume from the same step)."""
-    from accelerate import PartialState
     from accelerate.utils import broadcast_object_list
 
-    if PartialState().num_processes == 1:
+    if not under_launcher():
         return value
     box = [str(value) if value else None]
     broadcast_object_list(box)

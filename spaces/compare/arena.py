@@ -161,7 +161,3 @@ class VoteLog:
             with self.file.open("a") as fh:
                 fh.write(json.dumps(vote, ensure_ascii=False) + "\n")
             self.votes.append(vote)
-
-    def push_now(self) -> None:
-        if self.scheduler is not None:
-            self.scheduler.trigger().result()

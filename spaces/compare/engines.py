@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from reasoning import CLOSE, OPEN, reasoning_of, split_reasoning
+from reasoning import CLOSE, OPEN, opens_thinking, reasoning_of, split_reasoning
 from reasoning import field as sdk_field
 
 
@@ -103,7 +103,7 @@ def generate(model: Any, tokenizer: Any, messages: list[dict], s: Sampling, canc
     from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
     prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    opened = prompt.rstrip().endswith(OPEN)  # Qwen3-Thinking's template opens <think> itself
+    opened = opens_thinking(prompt)  # Qwen3-Thinking's template opens <think> itself
     yield {"event": "start", "opened": opened}
     # Control tokens a model may emit (<|im_start|>, eos, pad) are not text; the think tags are.
     specials = {t.content for t in tokenizer.added_tokens_decoder.values() if t.special}

@@ -6,19 +6,11 @@ hubkit.bench.extract), so a `<think>` block can never be mistaken for an answer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from hubkit.bench.graders.base import Verdict
 
-@dataclass(frozen=True)
-class Verdict:
-    passed: bool
-    grader: str  # which grader decided (e.g. "sql", "rubric", "judge:<model>")
-    detail: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"passed": self.passed, "grader": self.grader, "detail": self.detail}
-
+__all__ = ["NO_ANSWER", "VERSION", "Verdict", "grade", "grade_result"]
 
 NO_ANSWER = "no-answer"
 # Part of every evaluation's fingerprint: bump it when a grader's verdicts change, so results

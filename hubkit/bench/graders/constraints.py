@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from hubkit.bench.extract import fenced, strip_reasoning
-from hubkit.bench.graders import Verdict
+from hubkit.bench.graders.base import Verdict
 
 _SUFFIXES = r"(?:s|es|ed|d|ing|y|ier|iest|er|ers|ly)?"
 _INTRO = re.compile(r"(?i)^(?:here(?:'s| is| are)|sure|certainly|okay|ok)\b.*$|^.*:\s*$")

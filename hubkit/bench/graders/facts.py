@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from hubkit.bench.extract import strip_reasoning
-from hubkit.bench.graders import Verdict
+from hubkit.bench.graders.base import Verdict
 
 # A mention is denied by a cue before it in its clause ("it was not the flu", "rather than a
 # leak", "ruled out a leak") or right after it ("a leak was ruled out", "the flu is unlikely").

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from hubkit.bench.extract import boxed, final_answer, hedge, strip_reasoning
-from hubkit.bench.graders import Verdict
+from hubkit.bench.graders.base import Verdict
 
 
 def grade(spec: dict[str, Any], response: str) -> Verdict:

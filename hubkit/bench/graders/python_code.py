@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from hubkit.bench.extract import answer_segment, fenced, strip_reasoning
-from hubkit.bench.graders import Verdict
+from hubkit.bench.graders.base import Verdict
 from hubkit.bench.sandbox import Limits, run_python
 
 # Defined after the answer's `from solution import *`, so the answer cannot replace them.

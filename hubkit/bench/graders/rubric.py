@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from hubkit.bench.extract import strip_reasoning
-from hubkit.bench.graders import Verdict
+from hubkit.bench.graders.base import Verdict
 from hubkit.bench.graders.facts import _has, plain
 
 

@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from hubkit.bench.extract import final_answer, last_fenced, strip_reasoning
-from hubkit.bench.graders import Verdict
+from hubkit.bench.graders.base import Verdict
 
 MAX_STEPS = 2_000_000  # VM instructions before a query is cut off (runaway recursive CTEs)
 _LOCK = threading.Lock()  # the cached connections are shared; one grade at a time

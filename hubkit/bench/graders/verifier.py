@@ -13,7 +13,7 @@ from itertools import pairwise
 from typing import Any
 
 from hubkit.bench.extract import answer_segment, final_answer, hedge, last_fenced, strip_reasoning
-from hubkit.bench.graders import Verdict
+from hubkit.bench.graders.base import Verdict
 
 
 def _answer_json(response: str) -> Any:

@@ -1,12 +1,14 @@
-"""Card charts: per-category grouped bars (Wilson 95% error bars), a dataset's token lengths, loss curves."""
+"""Charts for cards: per-category grouped bars (Wilson 95% error bars), a dataset's token lengths,
+loss curves. PNG bytes, identical for identical data (no timestamps or versions)."""
 
 from __future__ import annotations
 
 import io
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hubkit.bench.results import Results
+if TYPE_CHECKING:
+    from hubkit.bench.results import Results
 
 
 def _pyplot():

@@ -9,7 +9,7 @@ Fault injection, decided per (request, attempt) so every request eventually succ
 `faults={"429": 0.2, "500": 0.1, "drop": 0.1, "slow": 0.05}`; `truncate_rate` cuts a share
 of answers inside their reasoning (`finish_reason: length`), as `max_tokens` does too.
 
-    python -m hubkit.testing.teacher --port 8900 [--options JSON]
+    python -m hubkit.offline.teacher --port 8900 [--options JSON]
 """
 
 from __future__ import annotations

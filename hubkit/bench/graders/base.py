@@ -1,0 +1,16 @@
+"""What every grader returns (its own module, so graders need not import the package that dispatches to them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    grader: str  # which grader decided (e.g. "sql", "rubric", "judge:<model>")
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"passed": self.passed, "grader": self.grader, "detail": self.detail}
