@@ -299,7 +299,12 @@ def bench_grade(
     from hubkit.llm.client import make_result
 
     case = case_by_id(case_id)
-    verdict = grade_result(case.grader, make_result(None, sys.stdin.read(), None, None, 0.0, opened))
+    data = sys.stdin.buffer.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"stdin: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    verdict = grade_result(case.grader, make_result(None, text, None, None, 0.0, opened))
     print(json.dumps({"case": case.id, **verdict.to_json()}))
 
 

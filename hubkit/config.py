@@ -7,13 +7,50 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hubkit.errors import ConfigError
 
-# Hub repo names: letters, digits, '-', '_', '.'; at most 96 characters.
-RepoName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")]
-HubId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")]
+
+def hub_id_problem(repo_id: str) -> str | None:
+    """Why the Hub would refuse `repo_id` (huggingface_hub's own rule), or None."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    if repo_id.count("/") != 1:
+        return "expected namespace/name"
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        return str(exc).split(":")[0].rstrip(".").lower() if ":" in str(exc) else str(exc)
+    return None
+
+
+def _repo_name(name: str) -> str:
+    if why := hub_id_problem(f"ns/{name}"):
+        raise ValueError(f"not a name the Hub accepts ({why})")
+    return name
+
+
+def _hub_id(repo_id: str) -> str:
+    if why := hub_id_problem(repo_id):
+        raise ValueError(f"not a Hub repo id ({why})")
+    return repo_id
+
+
+# Names and ids as the Hub accepts them (letters, digits, '-', '_', '.'; no '--' or '..'; not
+# ending in '.git'; at most 96 characters), checked by huggingface_hub's validate_repo_id.
+RepoName = Annotated[str, AfterValidator(_repo_name)]
+HubId = Annotated[str, AfterValidator(_hub_id)]
 DEFAULT_CONFIG = Path("configs/release.yaml")
 
 
@@ -376,9 +413,9 @@ def _reference_problems(rel: Release) -> list[tuple[tuple, str]]:
             if key not in rel.space.models:
                 problems.append((("space", "backend", "served", key), "not one of space.models"))
     for loc, ref in refs:
-        if ref not in models and "/" not in ref:
+        if ref not in models and hub_id_problem(ref):
             known = ", ".join(sorted(models)) or "none"
-            problems.append((loc, f"{ref!r} is neither a model of this release ({known}) nor a Hub id"))
+            problems.append((loc, f"{ref[:100]!r} is neither a model of this release ({known}) nor a Hub id"))
 
     files = [(("datasets", i, "prompts"), d.prompts) for i, d in enumerate(rel.datasets) if isinstance(d.prompts, Path)]
     for i, d in enumerate(rel.datasets):
@@ -440,19 +477,102 @@ def _pydantic_message(err: dict[str, Any]) -> str:
     return msg[:1].lower() + msg[1:]
 
 
+# A release config (or a file it points to) is small: limits that keep a hostile or broken file
+# from eating memory or time before it is refused.
+MAX_YAML_BYTES = 1 << 20  # 1 MiB
+MAX_YAML_DEPTH = 64  # nested mappings and lists
+MAX_YAML_NODES = 100_000  # after aliases are expanded (a "billion laughs" file is refused)
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses a key given twice (the last would silently win)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node)
+            except TypeError:  # an unhashable key: the base class says so with its mark
+                break
+            if first is not key_node:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {str(key)[:60]!r} (first on line {first.start_mark.line + 1})",
+                    key_node.start_mark,
+                )  # fmt: skip
+        return super().construct_mapping(node, deep=deep)
+
+
+def _check_events(text: str) -> None:
+    """Nesting deeper than MAX_YAML_DEPTH, found by PyYAML's parser (a state machine, not recursive)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise yaml.YAMLError(f"nested more than {MAX_YAML_DEPTH} levels deep") from _Mark(event.start_mark)
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
+class _Mark(Exception):
+    def __init__(self, mark):
+        self.problem_mark = mark
+
+
+def _check_aliases(root: yaml.Node | None) -> None:
+    """An alias that contains itself, or aliases that expand past MAX_YAML_NODES nodes."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_:
+            raise yaml.YAMLError("an alias refers to a node that contains it") from _Mark(node.start_mark)
+        open_.add(key)
+        children = node.value if isinstance(node, yaml.SequenceNode) else (
+            [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else [])  # fmt: skip
+        total = 1 + sum(size(c) for c in children)
+        open_.discard(key)
+        if total > MAX_YAML_NODES:
+            raise yaml.YAMLError(f"expands to more than {MAX_YAML_NODES} values (aliases)") from _Mark(node.start_mark)
+        sizes[key] = total
+        return total
+
+    if root is not None:
+        size(root)
+
+
 def read_yaml(path: Path | str) -> tuple[Any, yaml.Node | None]:
-    """Parsed YAML and its node tree (for line numbers); ConfigError if unreadable or invalid."""
+    """Parsed YAML and its node tree (for line numbers); ConfigError if unreadable, invalid, or
+    over the limits above (size, depth, alias expansion, a key given twice)."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise ConfigError([f"{path}: {size} bytes; a YAML file here may have at most {MAX_YAML_BYTES}"])
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{path}: file not found"]) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.__class__.__name__}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: cannot read: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
+    except OSError as exc:  # a directory, no permission, a symlink loop, ...
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc.__class__.__name__}"]) from None
     try:
-        return yaml.safe_load(text), yaml.compose(text)
+        _check_events(text)
+        loader = _Loader(text)
+        try:
+            root = loader.get_single_node()
+            _check_aliases(root)
+            return (loader.construct_document(root) if root is not None else None), root
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark = getattr(exc, "problem_mark", None) or getattr(exc.__cause__, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError([f"{path}{where}: invalid YAML: {problem}"]) from None

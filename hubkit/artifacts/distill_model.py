@@ -34,8 +34,12 @@ def dataset_rows(folder: Path) -> list[dict[str, Any]]:
     return [row for f in files for row in pq.read_table(f, columns=["id", "prompt", "reasoning", "answer"]).to_pylist()]
 
 
-def _fixture_base(folder: Path, fx) -> Path:
-    """The demo's base: a tiny random Qwen3 made offline, once (concurrent processes race safely)."""
+def _fixture_base(cache: Path, fx) -> Path:
+    """The demo's base: a tiny random Qwen3 made offline, once per fixture spec (concurrent
+    processes race safely; another seed or size is another folder, never the old weights)."""
+    from hubkit.workspace import fingerprint
+
+    folder = cache / f"base-{fingerprint(fx.model_dump(mode='json'))[:12]}"
     if (folder / "config.json").is_file():
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -76,7 +80,7 @@ class DistillModel(Artifact):
         """(folder of the base model, the revision it is at)."""
         s = self.section
         if s.base_fixture:
-            return _fixture_base(cache / "base", s.base_fixture), f"fixture seed {s.base_fixture.seed}"
+            return _fixture_base(cache, s.base_fixture), f"fixture seed {s.base_fixture.seed}"
         from huggingface_hub import snapshot_download
 
         path = Path(snapshot_download(s.base_model, revision=s.base_revision))

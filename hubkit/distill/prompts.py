@@ -25,6 +25,16 @@ def prompt_id(text: str) -> str:
     return "p-" + hashlib.sha256(text.strip().encode()).hexdigest()[:12]
 
 
+def _utf8(path: Path) -> None:
+    """Text prompt files must be UTF-8: say where they are not (pyarrow would fail later, less clearly)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise UsageError(f"{path}:{line}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
 def _table(path: Path):
     import pyarrow as pa
     import pyarrow.csv as pcsv
@@ -33,6 +43,8 @@ def _table(path: Path):
 
     suffix = path.suffix.lower()
     try:
+        if suffix in (".jsonl", ".json", ".csv"):
+            _utf8(path)
         if suffix in (".jsonl", ".json"):
             return pjson.read_json(path)
         if suffix == ".csv":
@@ -60,10 +72,12 @@ def _rows(
         get = {k: (str(columns[k][i]) if k in columns and columns[k][i] is not None else None) for k in OPTIONAL}
         out.append(Prompt(id=get["id"] or prompt_id(text), text=text.strip(), domain=get["domain"] or default_domain,
                           reference=get["reference"], source=source))  # fmt: skip
-    ids = [p.id for p in out]
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise UsageError(f"{where}: id {dup!r} appears more than once")
+    # The same prompt twice is a duplicate (the screen filters it, with its reason); one id for
+    # two different prompts is a mistake in the file.
+    seen: dict[str, str] = {}
+    for i, p in enumerate(out):
+        if seen.setdefault(p.id, p.text) != p.text:
+            raise UsageError(f"{where}: row {i + 1}: id {p.id!r} is already used by another prompt")
     return out
 
 

@@ -34,6 +34,10 @@ def transient(exc: BaseException | None) -> bool:
         seen.add(id(exc))
         if isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError)):
             return True
+        # huggingface_hub closes its shared httpx client after a connection error; uploads still in
+        # flight on other threads then fail with this instead of the connection error itself.
+        if isinstance(exc, RuntimeError) and "client has been closed" in str(exc):
+            return True
         status = getattr(getattr(exc, "response", None), "status_code", None)
         if isinstance(exc, HfHubHTTPError) and retryable_status(status):
             return True
