@@ -424,6 +424,36 @@ def test_a_regular_file_of_exactly_10_mib_is_accepted_one_byte_more_is_not(serve
     assert over.status_code == 413 and "LFS" in over.json()["error"]
 
 
+def alias_bomb(levels: int = 9) -> str:
+    """YAML whose `tags` expands to 9**levels strings if anything walks it (billion laughs)."""
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join([*lines, f"tags: [*l{levels - 1}]", f"license: [*l{levels - 1}]"])
+
+
+ODD_RESULT = {"task": [], "dataset": "d", "metrics": [5, {"value": [1]}, {"name": {"a": 1}, "value": 0.5}]}
+CARDS = {
+    "nested": "a: " + "[" * 5000 + "]" * 5000,
+    "bad-date": "date: 2024-02-30",
+    "bomb": alias_bomb(),
+    "odd-model-index": "model-index: " + json.dumps([[1], {"results": "x"}, {"results": [ODD_RESULT]}]),
+}
+
+
+def test_a_hostile_card_is_a_page_not_a_crash(served):
+    """Anyone who may write a repo writes its card: the preview renders what it can and says the rest."""
+    hf_api(served.url, ADMIN).create_repo("acme/cards")
+    for name, front in CARDS.items():
+        mark = os.path.getsize(served.log)
+        card = f"---\n{front}\n---\n# {name}\n".encode()  # straight to the commit API: the client would refuse it
+        r = served.send("POST", "/api/models/acme/cards/commit/main", commit_body(file_op("README.md", card)), ND)
+        assert r.status_code == 200, r.text
+        page = httpx.get(f"{served.url}/acme/cards", timeout=30)
+        assert page.status_code == 200 and f"<h1>{name}</h1>" in page.text, page.text[-500:]
+        assert_hub_fine(served, mark)
+    assert httpx.get(f"{served.url}/", timeout=30).status_code == 200
+
+
 # --- `hub serve` arguments ---------------------------------------------------------------------------
 def test_bad_serve_arguments_are_one_line(tmp_path):
     a_file = tmp_path / "file"

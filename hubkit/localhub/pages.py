@@ -72,6 +72,11 @@ def load_front(front: str) -> dict[str, Any]:
     return meta or {}
 
 
+def scalar(value: Any) -> str:
+    """A front-matter value as text, scalars only: str() of a YAML alias bomb would expand it."""
+    return str(value) if isinstance(value, str | int | float | bool) else f"({type(value).__name__})"
+
+
 def base_url(repo_type: str, repo_id: str) -> str:
     return repo_url("", repo_type, repo_id)
 
@@ -228,9 +233,11 @@ class Pages:
             values = meta[key] if isinstance(meta[key], list) else [meta[key]]
             if key in ("base_model", "datasets"):
                 prefix = "datasets/" if key == "datasets" else ""
-                shown = ", ".join(self._anchor(f"{HUB}/{prefix}{v}", str(v), repo_type, repo_id, rev) for v in values)
+                shown = ", ".join(
+                    self._anchor(f"{HUB}/{prefix}{scalar(v)}", scalar(v), repo_type, repo_id, rev) for v in values
+                )
             else:
-                shown = " ".join(f'<span class="badge">{escape(str(v))}</span>' for v in values)
+                shown = " ".join(f'<span class="badge">{escape(scalar(v))}</span>' for v in values)
             rows.append(f"<dt>{escape(key)}</dt><dd>{shown}</dd>")
         html = f'<aside class="meta"><dl>{"".join(rows)}</dl>'
         return html + self._eval_results(meta.get("model-index")) + "</aside>"
@@ -252,9 +259,9 @@ class Pages:
                 task = field(result.get("task"), "type") or ""
                 data = field(result.get("dataset"), "name") or field(result.get("dataset"), "type") or ""
                 for metric in items(result, "metrics"):
-                    rows.append(f"<tr><td>{escape(str(task))}</td><td>{escape(str(data))}</td>"
-                                f"<td>{escape(str(metric.get('name') or metric.get('type', '')))}</td>"
-                                f'<td class="num">{escape(str(metric.get("value", "")))}</td></tr>')  # fmt: skip
+                    rows.append(f"<tr><td>{escape(scalar(task))}</td><td>{escape(scalar(data))}</td>"
+                                f"<td>{escape(scalar(metric.get('name') or metric.get('type', '')))}</td>"
+                                f'<td class="num">{escape(scalar(metric.get("value", "")))}</td></tr>')  # fmt: skip
         if not rows:
             return ""
         head = "<tr><th>task</th><th>dataset</th><th>metric</th><th>value</th></tr>"
