@@ -366,9 +366,10 @@ def hub_serve(
     crash_after_bytes: int = typer.Option(None, "--crash-after-bytes", hidden=True),
 ) -> None:
     """Serve a local Hub (huggingface_hub, datasets and transformers work against it)."""
-    from hubkit.localhub.server import serve
+    from hubkit.localhub.server import check_serve_args, serve
     from hubkit.localhub.trust import load_trust
 
+    check_serve_args(root, token, host, port)
     trusted = load_trust(trust) if trust else None
     url = f"http://{host}:{port}"
     print(f"local hub: {url}  (data in {root})", flush=True)

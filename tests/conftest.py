@@ -266,10 +266,11 @@ def free_port() -> int:
 
 
 class HubProcess:
-    """`hubkit hub serve` in a real subprocess, so tests can kill and restart it."""
+    """`hubkit hub serve` in a real subprocess, so tests can kill and restart it (its stderr to `log`
+    if given, for tests that read what the server logged)."""
 
-    def __init__(self, root: Path, token: str = "test-token", extra: tuple[str, ...] = ()):
-        self.root, self.token, self.extra = root, token, extra
+    def __init__(self, root: Path, token: str = "test-token", extra: tuple[str, ...] = (), log: Path | None = None):
+        self.root, self.token, self.extra, self.log = root, token, extra, log
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -281,11 +282,15 @@ class HubProcess:
 
         cmd = [sys.executable, "-m", "hubkit", "hub", "serve", "--root", str(self.root), "--port", str(self.port)]
         env = {**os.environ, "HUBKIT_HUB_TOKEN": self.token}
-        self.proc = subprocess.Popen([*cmd, *self.extra], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        stderr = self.log.open("ab") if self.log else subprocess.PIPE
+        self.proc = subprocess.Popen([*cmd, *self.extra], env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        if self.log:
+            stderr.close()  # the child holds its own copy
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"hub died: {self.proc.stderr.read().decode()}")
+                said = self.log.read_text() if self.log else self.proc.stderr.read().decode()
+                raise RuntimeError(f"hub died: {said}")
             try:
                 if httpx.get(f"{self.url}/api/models", timeout=1).status_code == 200:
                     return self

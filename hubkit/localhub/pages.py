@@ -51,6 +51,32 @@ a.broken{color:#cf222e;text-decoration:line-through wavy}a.broken::after{content
 """
 
 
+def front_matter(card: str) -> dict[str, Any] | None:
+    """A card's YAML front matter as a mapping (None without one); anything else is a 400 saying why."""
+    front, _ = split_card(card)
+    return None if front is None else load_front(front)
+
+
+def load_front(front: str) -> dict[str, Any]:
+    """Front matter text -> mapping. It is anyone's YAML: deep nesting or a bad date is a 400, not a crash."""
+    try:
+        meta = yaml.safe_load(front)
+    except yaml.YAMLError as exc:
+        raise HubError(400, f"Invalid YAML in README.md front matter: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise HubError(400, "README.md front matter is nested too deeply") from None
+    except (ValueError, OverflowError) as exc:  # e.g. a date that does not exist: 2024-02-30
+        raise HubError(400, f"Invalid value in README.md front matter: {exc}") from None
+    if meta is not None and not isinstance(meta, dict):
+        raise HubError(400, "README.md front matter must be a YAML mapping")
+    return meta or {}
+
+
+def scalar(value: Any) -> str:
+    """A front-matter value as text, scalars only: str() of a YAML alias bomb would expand it."""
+    return str(value) if isinstance(value, str | int | float | bool) else f"({type(value).__name__})"
+
+
 def base_url(repo_type: str, repo_id: str) -> str:
     return repo_url("", repo_type, repo_id)
 
@@ -197,11 +223,9 @@ class Pages:
         if front is None:
             return '<aside class="meta">No front matter (YAML metadata).</aside>'
         try:
-            meta = yaml.safe_load(front) or {}
-        except yaml.YAMLError as exc:
-            return f'<aside class="meta broken">Invalid front matter: {escape(str(exc).splitlines()[0])}</aside>'
-        if not isinstance(meta, dict):
-            return '<aside class="meta">Front matter is not a mapping.</aside>'
+            meta = load_front(front)
+        except HubError as err:
+            return f'<aside class="meta broken">{escape(err.message)}</aside>'
         rows = []
         for key in CARD_FIELDS:
             if key not in meta:
@@ -209,9 +233,11 @@ class Pages:
             values = meta[key] if isinstance(meta[key], list) else [meta[key]]
             if key in ("base_model", "datasets"):
                 prefix = "datasets/" if key == "datasets" else ""
-                shown = ", ".join(self._anchor(f"{HUB}/{prefix}{v}", str(v), repo_type, repo_id, rev) for v in values)
+                shown = ", ".join(
+                    self._anchor(f"{HUB}/{prefix}{scalar(v)}", scalar(v), repo_type, repo_id, rev) for v in values
+                )
             else:
-                shown = " ".join(f'<span class="badge">{escape(str(v))}</span>' for v in values)
+                shown = " ".join(f'<span class="badge">{escape(scalar(v))}</span>' for v in values)
             rows.append(f"<dt>{escape(key)}</dt><dd>{shown}</dd>")
         html = f'<aside class="meta"><dl>{"".join(rows)}</dl>'
         return html + self._eval_results(meta.get("model-index")) + "</aside>"
@@ -219,15 +245,23 @@ class Pages:
     @staticmethod
     def _eval_results(index: Any) -> str:
         """model-index results as the Hub's evaluation table: task, dataset, metric, value."""
+
+        def items(value: Any, key: str) -> list[dict]:  # a card is anyone's YAML: skip what is not a mapping
+            found = value.get(key) if isinstance(value, dict) else None
+            return [x for x in found if isinstance(x, dict)] if isinstance(found, list) else []
+
+        def field(value: Any, key: str) -> Any:
+            return value.get(key) if isinstance(value, dict) else None
+
         rows = []
-        for model in index if isinstance(index, list) else []:
-            for result in (model or {}).get("results") or []:
-                task = (result.get("task") or {}).get("type", "")
-                data = (result.get("dataset") or {}).get("name") or (result.get("dataset") or {}).get("type", "")
-                for metric in result.get("metrics") or []:
-                    rows.append(f"<tr><td>{escape(str(task))}</td><td>{escape(str(data))}</td>"
-                                f"<td>{escape(str(metric.get('name') or metric.get('type', '')))}</td>"
-                                f'<td class="num">{escape(str(metric.get("value", "")))}</td></tr>')  # fmt: skip
+        for model in items({"index": index}, "index"):
+            for result in items(model, "results"):
+                task = field(result.get("task"), "type") or ""
+                data = field(result.get("dataset"), "name") or field(result.get("dataset"), "type") or ""
+                for metric in items(result, "metrics"):
+                    rows.append(f"<tr><td>{escape(scalar(task))}</td><td>{escape(scalar(data))}</td>"
+                                f"<td>{escape(scalar(metric.get('name') or metric.get('type', '')))}</td>"
+                                f'<td class="num">{escape(scalar(metric.get("value", "")))}</td></tr>')  # fmt: skip
         if not rows:
             return ""
         head = "<tr><th>task</th><th>dataset</th><th>metric</th><th>value</th></tr>"

@@ -4,8 +4,14 @@ It serves the subset of the huggingface.co API that huggingface_hub, datasets an
 transformers use to publish and load repos: repo CRUD and info, preupload, the LFS batch
 API (basic transfer, HMAC-signed upload URLs), NDJSON commits (PRs included), branches,
 tags, refs, trees, paths-info, commits, resolve (with Range) and the trusted-publishing token
-exchange (`trust.py`). `ROUTES` maps method + raw path to a handler: raw, because the Hub quotes
-revisions such as `refs/pr/1` into one path segment.
+exchange (`trust.py`).
+
+`ROUTES` is the one table of the API: method, raw path (raw, because the Hub quotes revisions
+such as `refs/pr/1` into one path segment), handler, who may call it, and the schemas of its
+body and query (`schemas.py`). `dispatch` matches a route, checks the caller's credentials, and
+only then reads and validates the body, so a handler gets typed input; every refusal is a 4xx
+in the Hub's shape (`{"error": ...}` and an `X-Error-Message` header that holds no raw request
+text). Adding an endpoint is one row and one handler.
 
 Clients must talk LFS, not Xet: hubkit sets `HF_HUB_DISABLE_XET` for a non-Hub endpoint; a
 client that asks for a Xet token is told so.
@@ -13,75 +19,130 @@ client that asks for a Xet token is told so.
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import hmac
-import json
 import os
 import re
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import quote, unquote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
 
 from hubkit.background import BackgroundServer
-from hubkit.localhub.pages import Pages, layout
+from hubkit.errors import UsageError
+from hubkit.localhub import schemas as s
+from hubkit.localhub.pages import Pages, front_matter, layout
 from hubkit.localhub.store import LFS_THRESHOLD, HubError, Store, check_path, lfs_pointer
 from hubkit.localhub.trust import Grant, Trust
-from hubkit.repos import repo_path, repo_url
+from hubkit.repos import parse_repo_path, repo_path, repo_url
 
 USER = "hubkit"
 XET_HINT = "this local hub speaks LFS, not Xet: set HF_HUB_DISABLE_XET=1 in the uploading process"
+MAX_ERROR = 500  # characters of an error message sent back
 _API = r"api/(?P<kind>models|datasets|spaces)/(?P<repo>[^/]+/[^/]+)"
 _REPO = r"(?:(?P<prefix>datasets|spaces)/)?(?P<repo>[^/]+/[^/]+)"
-# (methods, raw-path pattern, handler): matched in order with re.fullmatch; groups are unquoted.
-ROUTES: list[tuple[str, str, str]] = [
-    ("GET", r"api/whoami-v2", "whoami"),
-    ("POST", r"api/repos/create", "create_repo"),
-    ("DELETE", r"api/repos/delete", "delete_repo"),
-    ("POST", r"api/validate-yaml", "validate_yaml"),
-    ("GET", r"api/(?P<kind>models|datasets|spaces)", "list_repos"),
-    ("GET", rf"{_API}(?:/revision/(?P<rev>.+))?", "repo_info"),
-    ("GET", rf"{_API}/refs", "refs"),
-    ("GET", rf"{_API}/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", "tree"),
-    ("POST", rf"{_API}/paths-info/(?P<rev>[^/]+)", "paths_info"),
-    ("GET", rf"{_API}/commits/(?P<rev>[^/]+)", "commits"),
-    ("POST", rf"{_API}/preupload/(?P<rev>[^/]+)", "preupload"),
-    ("POST", rf"{_API}/commit/(?P<rev>[^/]+)", "commit"),
-    ("POST DELETE", rf"{_API}/branch/(?P<name>.+)", "branch"),
-    ("POST DELETE", rf"{_API}/tag/(?P<name>.+)", "tag"),
-    ("PUT", rf"{_API}/settings", "settings"),
-    ("POST DELETE", r"api/spaces/(?P<repo>[^/]+/[^/]+)/secrets", "space_secret"),
-    ("GET POST", rf"{_API}/xet-(?P<access>read|write)-token/(?P<rev>.+)", "xet_token"),
-    ("POST", r"oauth/token", "token_exchange"),
-    ("POST", rf"{_REPO}\.git/info/lfs/objects/batch", "lfs_batch"),
-    ("PUT", r"lfs/(?P<sha>[0-9a-f]{64})", "lfs_put"),
-    ("POST", r"lfs/(?P<sha>[0-9a-f]{64})/verify", "lfs_verify"),
-    ("GET HEAD", rf"{_REPO}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", "resolve"),
+
+# Who may call a route: anyone (PUBLIC), any valid token (TOKEN), whoever may read the path's repo
+# (READ: private repos need a token covering them), a token that may write the path's repo, which
+# must exist (WRITE), or whoever holds an upload URL signed by the LFS batch answer (SIGNED).
+PUBLIC, TOKEN, READ, WRITE, SIGNED = "public", "token", "read", "write", "signed"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One route: methods, raw-path pattern (groups are unquoted), handler name, access, schemas."""
+
+    methods: str
+    pattern: str
+    handler: str
+    access: str = PUBLIC
+    body: type[s.Body] | None = None
+    query: type[s.Query] | None = None
+    page: bool = False  # an HTML page: errors are pages too
+    regex: re.Pattern = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "regex", re.compile(self.pattern))
+
+
+# Matched in order with re.fullmatch.
+ROUTES: list[Endpoint] = [
+    Endpoint("GET", r"api/whoami-v2", "whoami", TOKEN),
+    Endpoint("POST", r"api/repos/create", "create_repo", TOKEN, s.CreateRepo),
+    Endpoint("DELETE", r"api/repos/delete", "delete_repo", TOKEN, s.RepoName),
+    Endpoint("POST", r"api/validate-yaml", "validate_yaml", body=s.ValidateYaml),
+    Endpoint("GET", r"api/(?P<kind>models|datasets|spaces)", "list_repos", query=s.ListQuery),
+    Endpoint("GET", rf"{_API}(?:/revision/(?P<rev>.+))?", "repo_info", READ),
+    Endpoint("GET", rf"{_API}/refs", "refs", READ, query=s.RefsQuery),
+    Endpoint("GET", rf"{_API}/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", "tree", READ, query=s.TreeQuery),
+    Endpoint("POST", rf"{_API}/paths-info/(?P<rev>[^/]+)", "paths_info", READ, s.PathsInfo),
+    Endpoint("GET", rf"{_API}/commits/(?P<rev>[^/]+)", "commits", READ),
+    Endpoint("POST", rf"{_API}/preupload/(?P<rev>[^/]+)", "preupload", WRITE, s.Preupload),
+    Endpoint("POST", rf"{_API}/commit/(?P<rev>[^/]+)", "commit", WRITE, s.Commit, s.CommitQuery),
+    Endpoint("POST", rf"{_API}/branch/(?P<name>.+)", "create_branch", WRITE, s.Branch),
+    Endpoint("DELETE", rf"{_API}/branch/(?P<name>.+)", "delete_branch", WRITE),
+    Endpoint("POST", rf"{_API}/tag/(?P<rev>.+)", "create_tag", WRITE, s.Tag),
+    Endpoint("DELETE", rf"{_API}/tag/(?P<name>.+)", "delete_tag", WRITE),
+    Endpoint("PUT", rf"{_API}/settings", "settings", WRITE, s.Settings),
+    Endpoint("POST", r"api/(?P<kind>spaces)/(?P<repo>[^/]+/[^/]+)/secrets", "set_secret", WRITE, s.Secret),
+    Endpoint("DELETE", r"api/(?P<kind>spaces)/(?P<repo>[^/]+/[^/]+)/secrets", "delete_secret", WRITE, s.SecretKey),
+    Endpoint("GET POST", rf"{_API}/xet-(?P<access>read|write)-token/(?P<rev>.+)", "xet_token"),
+    Endpoint("POST", r"oauth/token", "token_exchange", body=s.TokenRequest),
+    Endpoint("POST", rf"{_REPO}\.git/info/lfs/objects/batch", "lfs_batch", WRITE, s.LfsBatch),
+    Endpoint("PUT", r"lfs/(?P<sha>[0-9a-f]{64})", "lfs_put", SIGNED, query=s.LfsSigned),
+    Endpoint("POST", r"lfs/(?P<sha>[0-9a-f]{64})/verify", "lfs_verify", SIGNED, s.LfsVerify, s.LfsSigned),
+    Endpoint("GET HEAD", rf"{_REPO}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", "resolve", READ),
     # HTML pages (pages.py), at the Hub's URLs: swap the host of a Hub link to preview it here.
-    ("GET", r"", "page_index"),
-    ("GET", _REPO, "page_card"),
-    ("GET", rf"{_REPO}/tree/(?P<rev>[^/]+)(?:/.*)?", "page_files"),
-    ("GET", rf"{_REPO}/commits/(?P<rev>[^/]+)", "page_history"),
-    ("GET", rf"{_REPO}/commit/(?P<sha>[0-9a-f]{{4,40}})", "page_commit"),
-    ("GET", rf"{_REPO}/compare/(?P<old>[^/]*)\.\.\.(?P<new>[^/]+)", "page_compare"),
-]
-_COMPILED = [(set(m.split()), re.compile(p), h) for m, p, h in ROUTES]
+    Endpoint("GET", r"", "page_index", page=True),
+    Endpoint("GET", _REPO, "page_card", page=True),
+    Endpoint("GET", rf"{_REPO}/tree/(?P<rev>[^/]+)(?:/.*)?", "page_files", page=True),
+    Endpoint("GET", rf"{_REPO}/commits/(?P<rev>[^/]+)", "page_history", page=True),
+    Endpoint("GET", rf"{_REPO}/commit/(?P<sha>[0-9a-f]{{4,40}})", "page_commit", page=True),
+    Endpoint("GET", rf"{_REPO}/compare/(?P<old>[^/]*)\.\.\.(?P<new>[^/]+)", "page_compare", page=True),
+]  # fmt: skip
+
+
+@dataclass
+class Call:
+    """What a handler gets: the request, the caller's grant (None where the route needs none), the
+    path's repo as (repo_type, repo_id), and the validated body and query."""
+
+    request: Request
+    grant: Grant | None = None
+    repo: tuple[str, str] | None = None
+    body: Any = None
+    query: Any = None
 
 
 def _repo_args(params: dict[str, str]) -> tuple[str, str]:
     """(repo_type, repo_id) from a route's `kind` (api/models/...) or `prefix` (datasets/...)."""
     kind, prefix = params.pop("kind", None), params.pop("prefix", None)
     return (kind or prefix or "models")[:-1], params.pop("repo")
+
+
+def header_safe(message: str) -> str:
+    """A header value: printable ASCII only (a NUL or CR/LF from a request path becomes `\\x00`, `\\r`)."""
+    return message.encode("unicode_escape").decode("ascii")
+
+
+def error_response(err: HubError, extra: dict[str, Any] | None = None) -> JSONResponse:
+    message = err.message if len(err.message) <= MAX_ERROR else err.message[:MAX_ERROR] + "..."
+    headers = {"X-Error-Message": header_safe(message)}
+    if err.code:
+        headers["X-Error-Code"] = err.code
+    body: dict[str, Any] = {"error": message, **(extra or {})}
+    if err.code in ("invalid_grant", "invalid_request", "unsupported_grant_type"):
+        body = {"error": err.code, "error_description": message}  # RFC 6749 error shape
+    return JSONResponse(body, err.status, headers=headers)
 
 
 class HubApp:
@@ -110,9 +171,14 @@ class HubApp:
             raise HubError(401, "Invalid credentials in Authorization header: the token has expired")
         if not isinstance(grant, Grant):
             raise HubError(401, "Invalid credentials in Authorization header")
-        if repo_id is not None and not grant.covers(repo_type, repo_id):
-            raise HubError(403, f"This token may write {grant} only, not {repo_path(repo_type, repo_id)}")
+        if repo_id is not None:
+            self.check_scope(grant, repo_type, repo_id)
         return grant
+
+    @staticmethod
+    def check_scope(grant: Grant, repo_type: str, repo_id: str) -> None:
+        if not grant.covers(repo_type, repo_id):
+            raise HubError(403, f"This token may write {grant} only, not {repo_path(repo_type, repo_id)}")
 
     def can_read(self, request: Request, repo_type: str, meta: dict[str, Any]) -> bool:
         grant = self.grant(request)
@@ -125,8 +191,23 @@ class HubApp:
             raise HubError(401, "Repository not found", "RepoNotFound")
         return info
 
-    def _sign(self, sha: str, size: int) -> str:
-        return hmac.new(self._secret, f"{sha}:{size}".encode(), hashlib.sha256).hexdigest()
+    def _sign(self, sha: str, size: int, repo: str) -> str:
+        return hmac.new(self._secret, f"{sha}:{size}:{repo}".encode(), hashlib.sha256).hexdigest()
+
+    def authorize(self, access: str, call: Call, params: dict[str, str]) -> None:
+        """The route's access rule, checked before its body is read."""
+        if access == TOKEN:
+            call.grant = self.require(call.request)
+        elif access == READ:
+            self.readable(call.request, *call.repo)
+        elif access == WRITE:
+            call.grant = self.require(call.request, *call.repo)
+            self.store.repo(*call.repo)
+        elif access == SIGNED:
+            q = call.query
+            if not hmac.compare_digest(q.sig.encode(), self._sign(params["sha"], q.size, q.repo).encode()):
+                raise HubError(403, "Invalid or expired upload signature")
+            call.repo = parse_repo_path(q.repo)
 
     # --- entry point -------------------------------------------------------------------
     async def handle(self, request: Request) -> Response:
@@ -134,160 +215,139 @@ class HubApp:
             return await self.dispatch(request)
         except HubError as err:
             if request.scope.get("hubkit_page"):
-                body = f"<h1>{err.status}</h1><p>{escape(err.message)}</p>"
+                body = f"<h1>{err.status}</h1><p>{escape(err.message[:MAX_ERROR])}</p>"
                 return HTMLResponse(layout("hubkit local hub", body), err.status)
-            # Header values must be latin-1: a repo path or message with other characters is escaped.
-            headers = {"X-Error-Message": err.message.encode("ascii", "backslashreplace").decode()}
-            if err.code:
-                headers["X-Error-Code"] = err.code
-            body = {"error": err.message}
-            if err.code in ("invalid_grant", "invalid_request", "unsupported_grant_type"):
-                body = {"error": err.code, "error_description": err.message}  # RFC 6749 error shape
-            return JSONResponse(body, err.status, headers=headers)
+            return error_response(err)
 
     async def dispatch(self, request: Request) -> Response:
-        raw = request.scope.get("raw_path", request.url.path.encode()).decode().split("?")[0].strip("/")
-        for methods, pattern, handler in _COMPILED:
-            m = pattern.fullmatch(raw)
-            if m and request.method in methods:
-                params = {k: unquote(v) for k, v in m.groupdict().items() if v is not None}
-                return await getattr(self, handler)(request, **params)
-        raise HubError(404, f"Not found: {request.method} /{raw}")
+        raw = request.scope.get("raw_path") or request.url.path.encode()
+        raw = raw.decode("utf-8", "replace").split("?")[0].strip("/")
+        for ep in ROUTES:
+            m = ep.regex.fullmatch(raw)
+            if m and request.method in ep.methods.split():
+                break
+        else:
+            raise HubError(404, f"Not found: {request.method} /{raw}")
+        if ep.page:
+            request.scope["hubkit_page"] = True
+        params = {k: unquote(v) for k, v in m.groupdict().items() if v is not None}
+        call = Call(request)
+        if "repo" in params:
+            call.repo = _repo_args(params)
+        if ep.query:
+            call.query = s.validate(ep.query, dict(request.query_params), "query")
+        self.authorize(ep.access, call, params)
+        if ep.body:
+            call.body = await s.read_body(request, ep.body)
+        return await getattr(self, ep.handler)(call, **params)
 
     # --- account and repos ---------------------------------------------------------------
-    async def whoami(self, request: Request) -> Response:
-        grant = self.require(request)
-        role = "write" if grant.admin else "fineGrained"
+    async def whoami(self, c: Call) -> Response:
+        role = "write" if c.grant.admin else "fineGrained"
         return JSONResponse({
             "type": "user", "name": USER, "fullname": "hubkit local hub", "orgs": [],
             "auth": {"type": "access_token", "accessToken": {"displayName": "local", "role": role}},
         })  # fmt: skip
 
-    async def create_repo(self, request: Request) -> Response:
-        body = await request.json()
-        repo_type = body.get("type") or "model"
-        repo_id = f"{body.get('organization') or USER}/{body.get('name', '')}"
-        self.require(request, repo_type, repo_id)
-        url = repo_url(str(request.base_url), repo_type, repo_id)
+    async def create_repo(self, c: Call) -> Response:
+        repo_type, repo_id = c.body.repo(USER)
+        self.check_scope(c.grant, repo_type, repo_id)
+        url = repo_url(str(c.request.base_url), repo_type, repo_id)
         try:
-            await run_in_threadpool(self.store.create_repo, repo_type, repo_id, _private(body) or False,
-                                    body.get("sdk"))  # fmt: skip
+            await run_in_threadpool(self.store.create_repo, repo_type, repo_id, bool(c.body.is_private), c.body.sdk)
         except HubError as err:
             if err.status != 409:
                 raise
             # Like the Hub: the conflict still names the repo (clients with exist_ok read it).
-            return JSONResponse({"error": err.message, "url": url}, 409, headers={"X-Error-Message": err.message})
+            return error_response(err, {"url": url})
         return JSONResponse({"url": url, "name": repo_id})
 
-    async def delete_repo(self, request: Request) -> Response:
-        body = await request.json()
-        repo_type, repo_id = body.get("type") or "model", f"{body.get('organization') or USER}/{body.get('name', '')}"
-        self.require(request, repo_type, repo_id)
+    async def delete_repo(self, c: Call) -> Response:
+        repo_type, repo_id = c.body.repo(USER)
+        self.check_scope(c.grant, repo_type, repo_id)
         await run_in_threadpool(self.store.delete_repo, repo_type, repo_id)
         return JSONResponse({})
 
-    async def validate_yaml(self, request: Request) -> Response:
-        body = await request.json()
-        return validate_card(body.get("content", ""))
+    async def validate_yaml(self, c: Call) -> Response:
+        front = front_matter(c.body.content)
+        warnings = [] if front is not None else [{"message": "empty or missing yaml metadata in repo card"}]
+        return JSONResponse({"errors": [], "warnings": warnings})
 
-    async def list_repos(self, request: Request, kind: str) -> Response:
-        return self.list_json(request, kind[:-1])
+    async def list_repos(self, c: Call, kind: str) -> Response:
+        repo_type, q = kind[:-1], c.query
+        out = []
+        for meta in self.store.repos(repo_type):
+            if not self.can_read(c.request, repo_type, meta):
+                continue
+            if q.author and meta["id"].split("/")[0] != q.author:
+                continue
+            if q.search and q.search.lower() not in meta["id"].lower():
+                continue
+            out.append(self.info(repo_type, meta["id"], "main", listing=True))
+        return JSONResponse(out[: q.limit] if q.limit is not None else out)
 
-    async def repo_info(self, request: Request, **p: str) -> Response:
-        repo_type, repo_id = _repo_args(p)
-        self.readable(request, repo_type, repo_id)
-        return JSONResponse(self.info(repo_type, repo_id, p.get("rev") or "main"))
+    async def repo_info(self, c: Call, rev: str = "main") -> Response:
+        return JSONResponse(self.info(*c.repo, rev))
 
-    async def refs(self, request: Request, **p: str) -> Response:
-        repo_type, repo_id = _repo_args(p)
-        self.readable(request, repo_type, repo_id)
-        return JSONResponse(self.refs_json(repo_type, repo_id, "include_prs" in request.query_params))
+    async def refs(self, c: Call) -> Response:
+        return JSONResponse(self.refs_json(*c.repo, c.query.include_prs))
 
-    async def tree(self, request: Request, rev: str, path: str = "", **p: str) -> Response:
-        repo_type, repo_id = _repo_args(p)
-        self.readable(request, repo_type, repo_id)
-        recursive = request.query_params.get("recursive", "").lower() in ("1", "true")
-        return JSONResponse(self.tree_json(repo_type, repo_id, rev, path, recursive))
+    async def tree(self, c: Call, rev: str, path: str = "") -> Response:
+        return JSONResponse(self.tree_json(*c.repo, rev, path, c.query.recursive))
 
-    async def paths_info(self, request: Request, rev: str, **p: str) -> Response:
-        repo_type, repo_id = _repo_args(p)
-        self.readable(request, repo_type, repo_id)
-        form = parse_qs((await request.body()).decode())
-        return JSONResponse(self.paths_json(repo_type, repo_id, rev, form.get("paths", [])))
+    async def paths_info(self, c: Call, rev: str) -> Response:
+        return JSONResponse(self.paths_json(*c.repo, rev, c.body.paths))
 
-    async def commits(self, request: Request, rev: str, **p: str) -> Response:
-        repo_type, repo_id = _repo_args(p)
-        self.readable(request, repo_type, repo_id)
+    async def commits(self, c: Call, rev: str) -> Response:
         return JSONResponse([
-            {"id": c["id"], "title": c["title"], "message": c["message"], "date": c["date"],
+            {"id": x["id"], "title": x["title"], "message": x["message"], "date": x["date"],
              "authors": [{"user": USER}]}
-            for c in self.store.history(repo_type, repo_id, rev)
+            for x in self.store.history(*c.repo, rev)
         ])  # fmt: skip
 
     # --- writes to a repo ----------------------------------------------------------------
-    def writable(self, request: Request, p: dict[str, str]) -> tuple[str, str]:
-        repo_type, repo_id = _repo_args(p)
-        self.require(request, repo_type, repo_id)
-        self.store.repo(repo_type, repo_id)
-        return repo_type, repo_id
+    async def preupload(self, c: Call, rev: str) -> Response:
+        return JSONResponse(self.preupload_json(*c.repo, rev, c.body.files))
 
-    async def preupload(self, request: Request, rev: str, **p: str) -> Response:
-        repo_type, repo_id = self.writable(request, p)
-        body = await request.json()
-        return JSONResponse(self.preupload_json(repo_type, repo_id, rev, body.get("files", [])))
-
-    async def branch(self, request: Request, name: str, **p: str) -> Response:
-        repo_type, repo_id = self.writable(request, p)
-        if request.method == "POST":
-            body = await _json_or_empty(request)
-            start, exist_ok = body.get("startingPoint") or "main", bool(body.get("exist_ok"))
-            await run_in_threadpool(self.store.set_ref, repo_type, repo_id, "heads", name, start, exist_ok)
-        else:
-            await run_in_threadpool(self.store.set_ref, repo_type, repo_id, "heads", name, None)
+    async def create_branch(self, c: Call, name: str) -> Response:
+        start = c.body.startingPoint or "main"
+        await run_in_threadpool(self.store.set_ref, *c.repo, "heads", name, start, c.body.exist_ok)
         return JSONResponse({})
 
-    async def tag(self, request: Request, name: str, **p: str) -> Response:
-        repo_type, repo_id = self.writable(request, p)
-        if request.method == "POST":
-            body = await request.json()
-            await run_in_threadpool(self.store.set_ref, repo_type, repo_id, "tags", body["tag"], name)
-        else:
-            await run_in_threadpool(self.store.set_ref, repo_type, repo_id, "tags", name, None)
+    async def delete_branch(self, c: Call, name: str) -> Response:
+        await run_in_threadpool(self.store.set_ref, *c.repo, "heads", name, None)
         return JSONResponse({})
 
-    async def settings(self, request: Request, **p: str) -> Response:
-        repo_type, repo_id = self.writable(request, p)
-        body = await request.json()
-        await run_in_threadpool(self.store.update_settings, repo_type, repo_id, _private(body))
+    async def create_tag(self, c: Call, rev: str) -> Response:
+        await run_in_threadpool(self.store.set_ref, *c.repo, "tags", c.body.tag, rev)
         return JSONResponse({})
 
-    async def space_secret(self, request: Request, repo: str) -> Response:
-        _, repo_id = self.writable(request, {"kind": "spaces", "repo": repo})
-        body = await request.json()
-        key = body.get("key")
-        if not isinstance(key, str) or not key.isidentifier():
-            raise HubError(400, "A secret needs a key that is a variable name")
-        value = str(body.get("value", "")) if request.method == "POST" else None
-        await run_in_threadpool(self.store.set_secret, repo_id, key, value)
+    async def delete_tag(self, c: Call, name: str) -> Response:
+        await run_in_threadpool(self.store.set_ref, *c.repo, "tags", name, None)
         return JSONResponse({})
 
-    async def xet_token(self, request: Request, access: str, rev: str, **p: str) -> Response:
+    async def settings(self, c: Call) -> Response:
+        await run_in_threadpool(self.store.update_settings, *c.repo, c.body.is_private)
+        return JSONResponse({})
+
+    async def set_secret(self, c: Call) -> Response:
+        await run_in_threadpool(self.store.set_secret, c.repo[1], c.body.key, c.body.value)
+        return JSONResponse({})
+
+    async def delete_secret(self, c: Call) -> Response:
+        await run_in_threadpool(self.store.set_secret, c.repo[1], c.body.key, None)
+        return JSONResponse({})
+
+    async def xet_token(self, c: Call, access: str, rev: str) -> Response:
         # huggingface_hub uploads through Xet whenever hf_xet is installed: say why that fails here.
         print(f"local hub: a client asked for a Xet {access} token; {XET_HINT}", file=sys.stderr, flush=True)
         raise HubError(501, XET_HINT, "XetNotSupported")
 
-    async def token_exchange(self, request: Request) -> Response:
+    async def token_exchange(self, c: Call) -> Response:
         if self.trust is None:
             raise HubError(400, "this hub trusts no OIDC issuer (start it with --trust FILE)", "invalid_request")
-        raw = await request.body()
-        ctype = request.headers.get("content-type", "")
         try:
-            body = json.loads(raw) if "json" in ctype or raw.strip().startswith(b"{") else {
-                k: v[0] for k, v in parse_qs(raw.decode()).items()}  # fmt: skip
-        except ValueError:
-            raise HubError(400, "the token request is neither JSON nor a form", "invalid_request") from None
-        try:
-            response, line = self.trust.exchange(body if isinstance(body, dict) else {})
+            response, line = self.trust.exchange(c.body.model_dump(exclude_none=True))
         except HubError as err:
             print(f"local hub: trusted publishing refused: {err.message}", file=sys.stderr, flush=True)
             raise
@@ -296,71 +356,56 @@ class HubApp:
 
     # --- HTML pages ----------------------------------------------------------------------
     def pages(self, request: Request) -> Pages:
-        request.scope["hubkit_page"] = True  # errors become HTML pages
         return Pages(self.store, functools.partial(self.can_read, request))
 
-    async def page_index(self, request: Request) -> Response:
-        return HTMLResponse(await run_in_threadpool(self.pages(request).index))
+    async def page_index(self, c: Call) -> Response:
+        return HTMLResponse(await run_in_threadpool(self.pages(c.request).index))
 
-    async def page_card(self, request: Request, **p: str) -> Response:
-        pages = self.pages(request)
-        return HTMLResponse(await run_in_threadpool(pages.card, *_repo_args(p)))
+    async def page_card(self, c: Call) -> Response:
+        return HTMLResponse(await run_in_threadpool(self.pages(c.request).card, *c.repo))
 
-    async def page_files(self, request: Request, rev: str, **p: str) -> Response:
-        pages = self.pages(request)
-        return HTMLResponse(await run_in_threadpool(pages.files, *_repo_args(p), rev))
+    async def page_files(self, c: Call, rev: str) -> Response:
+        return HTMLResponse(await run_in_threadpool(self.pages(c.request).files, *c.repo, rev))
 
-    async def page_history(self, request: Request, rev: str, **p: str) -> Response:
-        pages = self.pages(request)
-        return HTMLResponse(await run_in_threadpool(pages.history, *_repo_args(p), rev))
+    async def page_history(self, c: Call, rev: str) -> Response:
+        return HTMLResponse(await run_in_threadpool(self.pages(c.request).history, *c.repo, rev))
 
-    async def page_commit(self, request: Request, sha: str, **p: str) -> Response:
-        pages = self.pages(request)
-        return HTMLResponse(await run_in_threadpool(pages.commit, *_repo_args(p), sha))
+    async def page_commit(self, c: Call, sha: str) -> Response:
+        return HTMLResponse(await run_in_threadpool(self.pages(c.request).commit, *c.repo, sha))
 
-    async def page_compare(self, request: Request, old: str, new: str, **p: str) -> Response:
-        pages = self.pages(request)
-        return HTMLResponse(await run_in_threadpool(pages.compare, *_repo_args(p), old, new))
+    async def page_compare(self, c: Call, old: str, new: str) -> Response:
+        return HTMLResponse(await run_in_threadpool(self.pages(c.request).compare, *c.repo, old, new))
 
     # --- read views ----------------------------------------------------------------------
-    def info(self, repo_type: str, repo_id: str, revision: str) -> dict[str, Any]:
+    def info(self, repo_type: str, repo_id: str, revision: str, listing: bool = False) -> dict[str, Any]:
+        """The repo's info at `revision`; in a listing, a repo whose revision is gone still shows (no files)."""
         meta = self.store.repo(repo_type, repo_id)
-        sha, tree = self.store.tree(repo_type, repo_id, revision)
-        commit = self.store.commit(repo_type, repo_id, sha)
+        try:
+            sha, tree = self.store.tree(repo_type, repo_id, revision)
+            modified = self.store.commit(repo_type, repo_id, sha)["date"]
+        except HubError:
+            if not listing:
+                raise
+            sha, tree, modified = None, {}, meta["createdAt"]
         siblings = []
         for path, e in sorted(tree.items()):
-            s = {"rfilename": path, "size": e["size"], "blobId": e["oid"]}
+            sib = {"rfilename": path, "size": e["size"], "blobId": e["oid"]}
             if e.get("lfs"):
-                s["lfs"] = {
+                sib["lfs"] = {
                     "sha256": e["sha256"],
                     "size": e["size"],
                     "pointerSize": len(lfs_pointer(e["sha256"], e["size"])),
                 }
-            siblings.append(s)
+            siblings.append(sib)
         info = {
             "id": repo_id, "_id": hashlib.sha1(repo_id.encode()).hexdigest()[:24],
             "author": repo_id.split("/")[0], "sha": sha, "private": meta["private"],
-            "lastModified": commit["date"], "createdAt": meta["createdAt"], "disabled": False,
+            "lastModified": modified, "createdAt": meta["createdAt"], "disabled": False,
             "gated": False, "downloads": 0, "likes": 0, "tags": [], "siblings": siblings,
         }  # fmt: skip
         if repo_type == "space":
             info["sdk"] = meta.get("sdk")
         return info
-
-    def list_json(self, request: Request, repo_type: str) -> Response:
-        q = request.query_params
-        author, search = q.get("author"), (q.get("search") or "").lower()
-        out = []
-        for meta in self.store.repos(repo_type):
-            if not self.can_read(request, repo_type, meta):
-                continue
-            if author and meta["id"].split("/")[0] != author:
-                continue
-            if search and search not in meta["id"].lower():
-                continue
-            out.append(self.info(repo_type, meta["id"], "main"))
-        limit = q.get("limit")
-        return JSONResponse(out[: int(limit)] if limit and limit.isdigit() else out)
 
     def refs_json(self, repo_type: str, repo_id: str, prs: bool) -> dict[str, Any]:
         refs = self.store.refs(repo_type, repo_id)
@@ -425,84 +470,71 @@ class HubApp:
             if p in tree:
                 out.append(self._entry(p, tree[p]))
             elif p == "" or any(k.startswith(p + "/") for k in tree):
-                out.append({"type": "directory", "oid": hashlib.sha1(p.encode()).hexdigest(), "path": p})
+                out.append({"type": "directory", "oid": hashlib.sha1(p.encode("utf-8", "replace")).hexdigest(),
+                            "path": p})  # fmt: skip
         return out
 
     # --- writes --------------------------------------------------------------------------
-    def preupload_json(self, repo_type: str, repo_id: str, revision: str, files: list[dict]) -> dict[str, Any]:
+    def preupload_json(self, repo_type: str, repo_id: str, revision: str, files: list[s.PreuploadFile]):
         try:
             _, tree = self.store.tree(repo_type, repo_id, revision)
         except HubError:
             tree = {}
         out = []
         for f in files:
-            path = check_path(f.get("path", ""))
-            sample = base64.b64decode(f.get("sample", ""))
-            lfs = f.get("size", 0) >= LFS_THRESHOLD or b"\0" in sample
+            path = check_path(f.path)
+            lfs = f.size >= LFS_THRESHOLD or b"\0" in f.sample
             e = tree.get(path)
             oid = (e["sha256"] if e.get("lfs") else e["oid"]) if e else None
-            out.append(
-                {
-                    "path": path,
-                    "uploadMode": "lfs" if lfs else "regular",
-                    "shouldIgnore": False,
-                    "oid": oid,
-                }
-            )
+            out.append({"path": path, "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False, "oid": oid})
         return {"files": out, "commitOid": None}
 
-    async def commit(self, request: Request, rev: str, **p: str) -> Response:
-        repo_type, repo_id = self.writable(request, p)
-        lines = [json.loads(line) for line in (await request.body()).decode().splitlines() if line.strip()]
-        if not lines or lines[0].get("key") != "header":
-            raise HubError(400, "A commit starts with a header line")
-        header = lines[0]["value"]
-        create_pr = request.query_params.get("create_pr") in ("1", "true")
+    async def commit(self, c: Call, rev: str) -> Response:
+        header = c.body.header
         sha, pr = await run_in_threadpool(
-            self.store.apply_commit, repo_type, repo_id, rev,
-            [(x["key"], x["value"]) for x in lines[1:]],
-            header.get("summary") or "update", header.get("description") or "",
-            header.get("parentCommit"), create_pr,
+            self.store.apply_commit, *c.repo, rev, c.body.operations, header.summary or "update",
+            header.description, header.parentCommit, c.query.create_pr, c.grant.admin,
         )  # fmt: skip
-        base = repo_url(str(request.base_url), repo_type, repo_id)
+        base = repo_url(str(c.request.base_url), *c.repo)
         body = {"success": True, "commitOid": sha, "commitUrl": f"{base}/commit/{sha}"}
         if pr is not None:
             body["pullRequestUrl"] = f"{base}/discussions/{pr}"
         return JSONResponse(body)
 
-    async def lfs_batch(self, request: Request, **p: str) -> Response:
-        self.writable(request, p)
-        body = await request.json()
-        base = str(request.base_url).rstrip("/")
+    async def lfs_batch(self, c: Call) -> Response:
+        """Upload actions for every object this repo does not hold yet. Whether another repo holds
+        it is never said: the answer is the same either way, and the upload is accepted."""
+        base = str(c.request.base_url).rstrip("/")
+        repo = repo_path(*c.repo)
         objects = []
-        for obj in body.get("objects", []):
-            sha, size = obj["oid"], int(obj["size"])
+        for obj in c.body.objects:
+            sha, size = obj.oid, obj.size
+            held = self.store.blob_size(sha) if c.grant.admin else self.store.lfs_object_size(*c.repo, sha)
             entry: dict[str, Any] = {"oid": sha, "size": size}
-            if not self.store.has_blob(sha):
-                sig = self._sign(sha, size)
+            if held != size:
+                signed = f"size={size}&repo={quote(repo, safe='/')}&sig={self._sign(sha, size, repo)}"
                 entry["actions"] = {
-                    "upload": {"href": f"{base}/lfs/{sha}?size={size}&sig={sig}"},
-                    "verify": {"href": f"{base}/lfs/{sha}/verify", "header": {}},
+                    "upload": {"href": f"{base}/lfs/{sha}?{signed}"},
+                    "verify": {"href": f"{base}/lfs/{sha}/verify?{signed}", "header": {}},
                 }
             objects.append(entry)
         return JSONResponse({"transfer": "basic", "objects": objects, "hash_algo": "sha256"})
 
-    async def lfs_put(self, request: Request, sha: str) -> Response:
-        size = int(request.query_params.get("size", "-1"))
-        sig = request.query_params.get("sig", "")
-        if not hmac.compare_digest(sig, self._sign(sha, size)):
-            raise HubError(403, "Invalid or expired upload signature")
-        await self._receive(request, sha, size)
+    async def lfs_put(self, c: Call, sha: str) -> Response:
+        await self._receive(c.request, sha, c.query.size)
+        await run_in_threadpool(self.store.add_lfs_object, *c.repo, sha)
         return Response(status_code=200)
 
-    async def lfs_verify(self, request: Request, sha: str) -> Response:
-        body = await request.json()
-        path = self.store.blob_path(sha)
-        if not path.is_file() or path.stat().st_size != int(body.get("size", -1)):
+    async def lfs_verify(self, c: Call, sha: str) -> Response:
+        if c.body.oid != sha or c.body.size != c.query.size or self.store.lfs_object_size(*c.repo, sha) != c.body.size:
             raise HubError(404, f"LFS object {sha} not found")
         return JSONResponse({})
 
     async def _receive(self, request: Request, sha: str, size: int) -> None:
+        """Stream an upload to a temp file; it becomes the blob only if it has the signed size and sha256."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) != size:
+            raise HubError(400, f"Upload of {declared} bytes, but this URL is signed for {size}")
         path = self.store.blob_path(sha)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
@@ -510,9 +542,11 @@ class HubApp:
         try:
             with os.fdopen(fd, "wb") as f:
                 async for chunk in request.stream():
+                    n += len(chunk)
+                    if n > size:
+                        raise HubError(400, f"Upload larger than the {size} bytes this URL is signed for")
                     f.write(chunk)
                     h.update(chunk)
-                    n += len(chunk)
                     self._received += len(chunk)
                     if self._crash_after is not None and self._received >= self._crash_after:
                         os._exit(17)  # simulate a killed server: no cleanup, no response
@@ -525,10 +559,8 @@ class HubApp:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
-    async def resolve(self, request: Request, rev: str, path: str, **p: str) -> Response:
-        repo_type, repo_id = _repo_args(p)
-        self.readable(request, repo_type, repo_id)
-        sha, tree = self.store.tree(repo_type, repo_id, rev)
+    async def resolve(self, c: Call, rev: str, path: str) -> Response:
+        sha, tree = self.store.tree(*c.repo, rev)
         entry = tree.get(path)
         if entry is None:
             raise HubError(404, f"Entry not found: {path}", "EntryNotFound")
@@ -545,41 +577,41 @@ class HubApp:
         )
 
 
-def validate_card(content: str) -> Response:
-    """The README front matter must be a YAML mapping (the Hub checks much more)."""
-    import yaml
-
-    m = re.match(r"^---\s*\n(.*?)\n---\s*(\n|$)", content, re.S)
-    warnings = [] if m else [{"message": "empty or missing yaml metadata in repo card"}]
-    if m:
-        try:
-            meta = yaml.safe_load(m.group(1))
-        except yaml.YAMLError as exc:
-            raise HubError(400, f"Invalid YAML in README.md front matter: {exc}") from None
-        if meta is not None and not isinstance(meta, dict):
-            raise HubError(400, "README.md front matter must be a YAML mapping")
-    return JSONResponse({"errors": [], "warnings": warnings})
-
-
-def _private(body: dict[str, Any]) -> bool | None:
-    """huggingface_hub 1.x sends `visibility`; older clients send `private`."""
-    if body.get("visibility") is not None:
-        return body["visibility"] != "public"
-    return body.get("private")
-
-
-async def _json_or_empty(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    return json.loads(body) if body.strip() else {}
-
-
 def create_app(root: Path | str, token: str, trust: Trust | None = None,
                crash_after_bytes: int | None = None) -> Starlette:  # fmt: skip
     if not token:
         raise ValueError("the local hub needs a token")
     hub = HubApp(Store(root), token, trust, crash_after_bytes)
-    methods = ["GET", "HEAD", "POST", "PUT", "DELETE"]
-    return Starlette(routes=[Route("/{path:path}", hub.handle, methods=methods)])
+
+    async def every_request(scope, receive, send) -> None:
+        response = await hub.handle(Request(scope, receive))
+        await response(scope, receive, send)
+
+    app = Starlette()
+    app.router.default = every_request  # not a path Route: those stop at a newline (%0a) in the path
+    return app
+
+
+def check_serve_args(root: Path | str, token: str, host: str, port: int) -> None:
+    """`hub serve`'s arguments, each refused in one line (UsageError) before anything starts."""
+    import socket
+
+    if not token:
+        raise UsageError("hub serve: the token is empty: pass --token or set HUBKIT_HUB_TOKEN")
+    if not token.isascii() or not token.isprintable() or any(ch.isspace() for ch in token):
+        raise UsageError("hub serve: the token must be printable ASCII without spaces (it travels in a header)")
+    if not 1 <= port <= 65535:
+        raise UsageError(f"hub serve: --port {port}: a port is 1-65535")
+    try:
+        Store(root)
+    except OSError as exc:
+        raise UsageError(f"hub serve: --root {root}: {exc.strerror or exc}") from None
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            sock.bind((host, port))
+    except OSError as exc:
+        raise UsageError(f"hub serve: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 class BackgroundHub(BackgroundServer):

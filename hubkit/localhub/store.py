@@ -5,6 +5,10 @@ Layout under `root`:
     repos/<type>/<namespace>/<name>/repo.json  {id, type, private, sdk, createdAt}
     repos/.../refs.json                        {"heads": {...}, "tags": {...}, "prs": {...}}
     repos/.../commits/<sha1>.json              {id, parents, title, message, date, tree}
+    repos/.../lfs/<sha256>                     (empty) this LFS object was uploaded for this repo
+
+Blobs are shared, but a repo may reference an LFS object only if it was uploaded for that repo
+(a marker under its `lfs/`): knowing a sha256 must not let one repo read another's file.
 
 A commit is written before the ref that points at it, and every write is a rename of a
 complete temp file, so a crash leaves either the old state or the new one, never half.
@@ -24,8 +28,11 @@ from pathlib import Path
 from typing import Any
 
 REPO_TYPES = ("model", "dataset", "space")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
-LFS_THRESHOLD = 10 * 1024 * 1024  # the Hub's limit for regular (non-LFS) files
+# The Hub's rule (huggingface_hub's validate_repo_id): 1-96 of [A-Za-z0-9._-], starting with a letter
+# or digit, ending with one (or "_"), no "--" or "..", not ending in ".git".
+_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
+LFS_THRESHOLD = 10 * 1024 * 1024  # the Hub's limit for regular (non-LFS) files: larger ones go by LFS
+DEFAULT_BRANCH = "main"
 GITATTRIBUTES = (
     "*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
     "*.bin filter=lfs diff=lfs merge=lfs -text\n"
@@ -56,8 +63,13 @@ def lfs_pointer(sha256: str, size: int) -> bytes:
 
 def check_repo_id(repo_id: str) -> tuple[str, str]:
     parts = repo_id.split("/")
-    if len(parts) != 2 or not all(_NAME.match(p) for p in parts) or ".." in repo_id or "--" in repo_id:
-        raise HubError(400, f"Invalid repo id {repo_id!r}: expected 'namespace/name'")
+    if (
+        len(parts) != 2
+        or not all(_NAME.match(p) and not p.endswith(".git") for p in parts)
+        or ".." in repo_id
+        or "--" in repo_id
+    ):
+        raise HubError(400, f"Invalid repo id {repo_id[:200]!r}: expected 'namespace/name' as the Hub allows")
     return parts[0], parts[1]
 
 
@@ -72,7 +84,7 @@ def check_path(path: str) -> str:
         or any(p in ("", ".", "..") for p in parts)
         or parts[0] == ".git"
     ):
-        raise HubError(400, f"Invalid path in repo: {path!r}")
+        raise HubError(400, f"Invalid path in repo: {path[:500]!r}")
     return path
 
 
@@ -103,6 +115,24 @@ class Store:
 
     def has_blob(self, sha256: str) -> bool:
         return self.blob_path(sha256).is_file()
+
+    def blob_size(self, sha256: str) -> int | None:
+        path = self.blob_path(sha256)
+        return path.stat().st_size if path.is_file() else None
+
+    # --- which LFS objects a repo may reference ------------------------------------------
+    def add_lfs_object(self, repo_type: str, repo_id: str, sha256: str) -> None:
+        """Record that `sha256` was uploaded for this repo (after the upload was checked)."""
+        self.repo(repo_type, repo_id)  # never for a repo that is gone: a new one of that name starts empty
+        marker = self.repo_dir(repo_type, repo_id) / "lfs" / self.blob_path(sha256).name
+        marker.parent.mkdir(exist_ok=True)
+        marker.touch()
+
+    def lfs_object_size(self, repo_type: str, repo_id: str, sha256: str) -> int | None:
+        """The size of an LFS object uploaded for this repo; None if it was not (wherever else it is)."""
+        if not (self.repo_dir(repo_type, repo_id) / "lfs" / self.blob_path(sha256).name).is_file():
+            return None
+        return self.blob_size(sha256)
 
     def put_blob_bytes(self, data: bytes) -> str:
         sha = hashlib.sha256(data).hexdigest()
@@ -137,7 +167,13 @@ class Store:
 
     def repos(self, repo_type: str) -> list[dict[str, Any]]:
         base = self.root / "repos" / repo_type
-        return [json.loads(p.read_text()) for p in sorted(base.glob("*/*/repo.json"))]
+        out = []
+        for p in sorted(base.glob("*/*/repo.json")):
+            try:
+                out.append(json.loads(p.read_text()))
+            except (OSError, ValueError):  # a damaged repo must not hide every other one
+                continue
+        return out
 
     def create_repo(self, repo_type: str, repo_id: str, private: bool, sdk: str | None) -> dict:
         with self.lock:
@@ -199,7 +235,8 @@ class Store:
     # --- refs and commits --------------------------------------------------------------
     def refs(self, repo_type: str, repo_id: str) -> dict[str, dict[str, str]]:
         self.repo(repo_type, repo_id)
-        return json.loads((self.repo_dir(repo_type, repo_id) / "refs.json").read_text())
+        refs = json.loads((self.repo_dir(repo_type, repo_id) / "refs.json").read_text())
+        return {"heads": {}, "tags": {}, "prs": {}, **refs}
 
     def commit(self, repo_type: str, repo_id: str, sha: str) -> dict[str, Any]:
         path = self.repo_dir(repo_type, repo_id) / "commits" / f"{sha}.json"
@@ -249,15 +286,19 @@ class Store:
         repo_type: str,
         repo_id: str,
         revision: str,
-        ops: list[tuple[str, dict[str, Any]]],
+        ops: list[Any],
         title: str,
         message: str = "",
         parent_commit: str | None = None,
         create_pr: bool = False,
+        any_lfs_object: bool = False,
     ) -> tuple[str, int | None]:
         """Apply file / lfsFile / deletedFile / deletedFolder operations as one new commit.
 
-        Returns (commit sha, PR number or None). Nothing changes unless all operations apply.
+        `ops` are validated commit lines (`schemas.Commit.operations`: `.key`, `.value`). An
+        lfsFile must name an object uploaded for this repo or already in its tree, unless
+        `any_lfs_object` (the hub's own token, which reads every repo anyway). Returns (commit
+        sha, PR number or None). Nothing changes unless all operations apply.
         """
         with self.lock:
             d = self.repo_dir(repo_type, repo_id)
@@ -272,20 +313,28 @@ class Store:
             if not create_pr and branch is None:
                 raise HubError(400, f"Can only commit to a branch, not to {revision!r}")
             tree = dict(self.commit(repo_type, repo_id, head)["tree"])
-            for key, value in ops:
-                path = check_path(value.get("path", ""))
+            in_tree = {e["sha256"] for e in tree.values() if e.get("lfs")}
+            for op in ops:
+                key, value = op.key, op.value
+                path = check_path(value.path)
                 if key == "file":
-                    import base64
-
-                    data = base64.b64decode(value["content"])
+                    data = value.content
+                    if len(data) > LFS_THRESHOLD:
+                        raise HubError(413, f"{path} is {len(data)} bytes: a regular file must be at most "
+                                            f"{LFS_THRESHOLD} bytes (10 MiB); upload it with LFS")  # fmt: skip
                     tree[path] = {
                         "sha256": self.put_blob_bytes(data),
                         "size": len(data),
                         "oid": git_blob_sha1(data),
                     }
                 elif key == "lfsFile":
-                    oid, size = value["oid"], int(value["size"])
-                    if not self.has_blob(oid) or self.blob_path(oid).stat().st_size != size:
+                    oid = value.oid
+                    if any_lfs_object or oid in in_tree:
+                        size = self.blob_size(oid)
+                    else:
+                        size = self.lfs_object_size(repo_type, repo_id, oid)
+                    # One answer whether the object is missing or belongs to another repo: no oracle.
+                    if size is None or value.size not in (None, size):
                         raise HubError(422, f"LFS object {oid} for {path} was not uploaded")
                     tree[path] = {
                         "sha256": oid, "size": size, "oid": git_blob_sha1(lfs_pointer(oid, size)), "lfs": True,
@@ -300,7 +349,7 @@ class Store:
                     for p in gone:
                         del tree[p]
                 else:
-                    raise HubError(400, f"Unknown commit operation {key!r}")
+                    raise HubError(400, f"Unknown commit operation {key[:100]!r}")
             sha = self._write_commit(d, [head], tree, title, message)
             pr = None
             if create_pr:
@@ -316,11 +365,13 @@ class Store:
         with self.lock:
             refs = self.refs(repo_type, repo_id)
             if target is None:
+                if kind == "heads" and name == DEFAULT_BRANCH:
+                    raise HubError(403, f"Cannot delete the default branch {DEFAULT_BRANCH}")
                 if refs[kind].pop(name, None) is None:
-                    raise HubError(404, f"{kind[:-1]} {name!r} not found", "RevisionNotFound")
+                    raise HubError(404, f"{kind[:-1]} {name[:200]!r} not found", "RevisionNotFound")
             else:
                 if not re.fullmatch(r"[A-Za-z0-9._/-]{1,200}", name) or ".." in name:
-                    raise HubError(400, f"Invalid ref name {name!r}")
+                    raise HubError(400, f"Invalid ref name {name[:200]!r}")
                 if name in refs[kind]:
                     if exist_ok:
                         return
