@@ -363,7 +363,6 @@ def hub_serve(
     token: str = typer.Option(..., "--token", envvar="HUBKIT_HUB_TOKEN", help="Write token (env HUBKIT_HUB_TOKEN)."),
     trust: Path = typer.Option(None, "--trust", help="Trusted publishers: OIDC issuers and rules (YAML)."),
     open_browser: bool = typer.Option(False, "--open", help="Open the preview (the index page) in a browser."),
-    crash_after_bytes: int = typer.Option(None, "--crash-after-bytes", hidden=True),
 ) -> None:
     """Serve a local Hub (huggingface_hub, datasets and transformers work against it)."""
     from hubkit.localhub.server import check_serve_args, serve
@@ -383,7 +382,7 @@ def hub_serve(
         import webbrowser
 
         threading.Timer(1.0, webbrowser.open, args=(f"{url}/",)).start()
-    serve(root, token, host=host, port=port, trust=trusted, crash_after_bytes=crash_after_bytes)
+    serve(root, token, host=host, port=port, trust=trusted)
 
 
 merge_app = typer.Typer(help="mergekit merges: lint the effective t of every tensor, run a merge.")

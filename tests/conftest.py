@@ -267,10 +267,13 @@ def free_port() -> int:
 
 class HubProcess:
     """`hubkit hub serve` in a real subprocess, so tests can kill and restart it (its stderr to `log`
-    if given, for tests that read what the server logged)."""
+    if given, for tests that read what the server logged). With `crash_after_bytes`, the test
+    kit's hub (hubkit.testing.hub) that dies once it has received that many bytes."""
 
-    def __init__(self, root: Path, token: str = "test-token", extra: tuple[str, ...] = (), log: Path | None = None):
+    def __init__(self, root: Path, token: str = "test-token", extra: tuple[str, ...] = (), log: Path | None = None,
+                 crash_after_bytes: int | None = None):  # fmt: skip
         self.root, self.token, self.extra, self.log = root, token, extra, log
+        self.crash_after_bytes = crash_after_bytes
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -280,7 +283,11 @@ class HubProcess:
 
         import httpx
 
-        cmd = [sys.executable, "-m", "hubkit", "hub", "serve", "--root", str(self.root), "--port", str(self.port)]
+        where = ["--root", str(self.root), "--port", str(self.port)]
+        cmd = [sys.executable, "-m", "hubkit", "hub", "serve", *where]
+        if self.crash_after_bytes is not None:
+            fault = ["--crash-after-bytes", str(self.crash_after_bytes)]
+            cmd = [sys.executable, "-m", "hubkit.testing.hub", *where, *fault]
         env = {**os.environ, "HUBKIT_HUB_TOKEN": self.token}
         stderr = self.log.open("ab") if self.log else subprocess.PIPE
         self.proc = subprocess.Popen([*cmd, *self.extra], env=env, stdout=subprocess.DEVNULL, stderr=stderr)
