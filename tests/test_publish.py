@@ -86,7 +86,7 @@ def test_a_change_needs_a_new_version_then_updates_only_what_changed(demo, hub, 
     edit(config, lambda d: d.update(version="0.1.1"))
     rel = load_release(config)
     plans = {p.artifact: p for p in plan_release(plan(rel, ws), Credentials(hub.url, hub.token))}
-    retrained = ["model.safetensors", "training/loss.png", "training/metrics.json"]  # the student's card is the same
+    retrained = ["model.safetensors", "training/loss.png", "training/metrics.json"]  # cards are not re-rendered here
     assert sorted(plans["tiny-qwen3-b-distilled"].update) == retrained
     assert plans["tiny-qwen3-a-distilled"].action == "tag"
     publish_release(plan(rel, ws), hub.url, hub.token, report=quiet)
