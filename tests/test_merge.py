@@ -765,7 +765,7 @@ def test_demo_students_merge_with_other_methods_and_the_card_names_it(trained_de
     assert f"A {pretty} merge of hubkit-demo/tiny-qwen3-a-distilled and hubkit-demo/tiny-qwen3-b-distilled" in text
     assert "slerp" not in text.lower().replace("tiny-qwen3-slerp", "")  # the method is named, not assumed
     if method == "linear":
-        assert "## Effective interpolation per layer" in text and "### Effective weight of" in text
+        assert "## Effective weights per layer" in text and "### Effective weight of" in text
         assert "| 8 | 0.5 | 0.5 | 0.5 |" in text  # the even mix at the top
     else:
         assert "## Parameters per layer" in text and "### Density of hubkit-demo/tiny-qwen3-b-distilled" in text

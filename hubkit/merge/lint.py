@@ -228,9 +228,8 @@ def _linear(ctx: _Ctx) -> _Reading:
     for x, t in zip(ctx.tensors, ctx.plan.tensors, strict=True):
         w = {m: float(t.values[("weight", m)]) for m in t.inputs}
         normalize, total = bool(t.values.get(("normalize", None), True)), sum(w.values())
-        if normalize and total == 0:
+        if normalize and total == 0:  # no effective weights: mergekit's division has no result
             zero_sum.append(x.name)
-            x.weights = {ctx.name(m): float("nan") for m in w}
             continue
         x.weights = {ctx.name(m): (v / total if normalize else v) for m, v in w.items()}
         alive = [m for m, v in x.weights.items() if v != 0]
@@ -343,10 +342,10 @@ def _rules(ctx: _Ctx) -> tuple[list[Rule], list[str], dict[int, str]]:
         catch_all = next((i for i in same if plan.rules[i].filter in (None, "*")), None)
         if not r.reached:
             rule.status = "never read"
-            param = plan.parameters[r.param]
-            if param.scope == "shared" and any(k in ("models", "sources") for k in r.where):
+            scope = plan.scopes[r.param]
+            if scope == "shared" and any(k in ("models", "sources") for k in r.where):
                 why = f"mergekit reads {r.param} once for all models, from the top-level, module or slice parameters"
-            elif param.scope == "non_base":
+            elif scope == "non_base":
                 why = f"{r.param} is read for the non-base models only"
             else:
                 why = "no tensor reads it"

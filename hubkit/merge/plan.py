@@ -133,19 +133,11 @@ class Slice:
 
 
 @dataclass
-class Parameter:
-    name: str
-    scope: str  # "shared" | "input" | "non_base" (mergekit's ParameterScope)
-    default: Any
-    required: bool
-
-
-@dataclass
 class Plan:
     method: str
     pretty_name: str
     reference_url: str | None
-    parameters: dict[str, Parameter]
+    scopes: dict[str, str]  # the method's parameters -> "shared" | "input" | "non_base" (mergekit's ParameterScope)
     base: str | None
     models: list[str]  # every input, in the order mergekit reads them
     task_arithmetic: bool  # one of mergekit's task-vector methods (ties, dare_ties, della, ...)
@@ -154,7 +146,8 @@ class Plan:
     slices: list[Slice]
 
 
-def _one_line(exc: Exception) -> str:
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (pydantic's: its first error)."""
     from pydantic import ValidationError
 
     if isinstance(exc, ValidationError) and exc.errors():
@@ -174,8 +167,27 @@ def _check_output_config(cfg: Any) -> None:
         if hasattr(cfg, "validate"):
             cfg.validate()
     except Exception as exc:  # huggingface_hub's StrictDataclassClassValidationError wraps the reason
-        reason = _one_line(exc.__cause__ or exc)
+        reason = one_line(exc.__cause__ or exc)
         raise Refused(f"the output's config.json would be invalid: {reason}") from None
+
+
+def _as_rules(config: Any) -> tuple[list[Rule], dict[int, int]]:
+    """Every setting of `config` rewritten in place as a list of ConditionalParameter (a plain
+    value as one rule without a filter: mergekit resolves both alike); the rules, and each rule
+    object's index among them."""
+    from mergekit.config import ConditionalParameter
+
+    rules: list[Rule] = []
+    index: dict[int, int] = {}
+    for where, scope in parameter_scopes(config):
+        for name, setting in list(scope.items()):
+            conds = rule_list(setting)
+            plain = conds is None
+            scope[name] = conds = [ConditionalParameter(value=setting)] if plain else list(conds)
+            for i, cond in enumerate(conds):
+                index[id(cond)] = len(rules)
+                rules.append(Rule((*where, name), name, i, plain, cond.filter, cond.value))
+    return rules, index
 
 
 def plan_merge(config: Any) -> Plan:
@@ -188,26 +200,13 @@ def plan_merge(config: Any) -> Plan:
     from mergekit.options import MergeOptions
     from mergekit.plan import MergePlanner
 
-    config = config.model_copy(deep=True)  # settings are rewritten below; the planner normalizes it in place
-    rules: list[Rule] = []
-    by_id: dict[int, int] = {}
-    for where, scope in parameter_scopes(config):
-        for name, setting in list(scope.items()):
-            conds = rule_list(setting)
-            plain = conds is None
-            if plain:
-                conds = [ConditionalParameter(value=setting)]
-            scope[name] = list(conds)
-            for i, cond in enumerate(conds):
-                by_id[id(cond)] = len(rules)
-                rules.append(Rule((*where, name), name, i, plain, cond.filter, cond.value))
-    slice_at = {id(s): loc for loc, s in nodes(config) if isinstance(s, OutputSliceDefinition)}
-    slices = {
-        loc: Slice(loc, [(str(src.model), *src.layer_range) for src in s.sources], 0)
+    config = config.model_copy(deep=True)  # settings are rewritten; the planner normalizes it in place
+    rules, index = _as_rules(config)
+    slices: dict[int, Slice] = {  # the planner keeps the config's slice objects: known by identity
+        id(s): Slice(loc, [(str(src.model), *src.layer_range) for src in s.sources], 0)
         for loc, s in nodes(config)
         if isinstance(s, OutputSliceDefinition)
     }
-
     seen: list[tuple[list, Any]] = []
 
     class Recorder(MergePlanner):
@@ -230,17 +229,19 @@ def plan_merge(config: Any) -> Plan:
             # plan_in_memory() fails validation in mergekit 0.1.5; _plan() is what plan_to_disk runs.
             planner._plan()
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:
-        raise Refused(_one_line(exc)) from None
+        raise Refused(one_line(exc)) from None
 
     spec = method.spec
     params = {p.name: p for p in spec.parameters}
     probe = ConditionalParameter.model_construct
+
+    def matches(cond: Any, tensor_name: str) -> bool:  # mergekit's own filter rule
+        return evaluate_setting(tensor_name, [probe(filter=cond.filter, value=1)], validate=bool) is not None
+
     tensors: list[Tensor] = []
-    models: dict[str, None] = {}
     for (weight, task), (weights_in, reader) in zip(planner._tensors, seen, strict=True):
         group = group_of(weight.name)
         read = {str(m): (w.name, *(w.aliases or ())) for m, w in zip(task.model_order, weights_in, strict=True)}
-        models.update(dict.fromkeys(read))
         # In the method's and the inputs' order (mergekit's maps of them have no stable order).
         points = [(p.name, None, weight.name) for p in spec.shared_parameters if p.name in task.parameters]
         points += [
@@ -255,44 +256,38 @@ def plan_merge(config: Any) -> Plan:
             decided = None
             for scope in reader.parameter_sources(model):  # mergekit's precedence: source, slice, module, top
                 for cond in (scope or {}).get(p, ()):
-                    rule = rules[by_id[id(cond)]]
-                    rule.reached[group] = rule.reached.get(group, 0) + 1
-                    matched = evaluate_setting(tensor_name, [probe(filter=cond.filter, value=1)], validate=bool)
-                    if matched is None:
+                    i = index[id(cond)]
+                    rules[i].reached[group] = rules[i].reached.get(group, 0) + 1
+                    if not matches(cond, tensor_name):
                         continue
-                    rule.matches[group] = rule.matches.get(group, 0) + 1
+                    rules[i].matches[group] = rules[i].matches.get(group, 0) + 1
                     if decided is None:
-                        decided = (by_id[id(cond)], cond)
-                        rule.applied[group] = rule.applied.get(group, 0) + 1
-                    elif rule.first_decider is None:
-                        rule.first_decider = decided[0]
-            key = (p, None if model is None else str(model))
+                        decided = i
+                        rules[i].applied[group] = rules[i].applied.get(group, 0) + 1
+                    elif rules[i].first_decider is None:
+                        rules[i].first_decider = decided
             value = task.parameters[p] if model is None else task.input_parameters[model][p]
+            # The rule found must give the value the planner resolved: the two readings cannot drift apart.
             check = (
-                evaluate_setting(tensor_name, decided[1].value, reader.t, validate=params[p].validate)
-                if decided
-                else params[p].validate(params[p].default)
+                params[p].validate(params[p].default)
+                if decided is None
+                else evaluate_setting(tensor_name, rules[decided].value, reader.t, validate=params[p].validate)
             )
             if check != value and check == check:  # (NaN != NaN)
                 raise AssertionError(f"{weight.name}: {p}: read {check!r}, mergekit planned {value!r}")
-            values[key], decided_by[key] = value, decided and decided[0]
+            key = (p, None if model is None else str(model))
+            values[key], decided_by[key] = value, decided
         base = str(task.base_model) if task.base_model is not None else None
         tensors.append(Tensor(weight.name, bool(weight.optional), read, base, values, decided_by))
-        if layer_of(weight.name) is not None and id(reader.slice_out) in slice_at:
-            slices[slice_at[id(reader.slice_out)]].layers += 1
-    for r in rules:
-        if r.first_decider is not None and r.applied:
-            r.first_decider = None
+        if layer_of(weight.name) is not None and id(reader.slice_out) in slices:
+            slices[id(reader.slice_out)].layers += 1
     return Plan(
         method=spec.name,
         pretty_name=spec.pretty_name or spec.name,
         reference_url=spec.reference_url,
-        parameters={
-            p.name: Parameter(p.name, p.scope.value, None if p.required else p.default, p.required)
-            for p in spec.parameters
-        },
+        scopes={p.name: p.scope.value for p in spec.parameters},
         base=str(config.base_model) if config.base_model is not None else None,
-        models=list(models),
+        models=list(dict.fromkeys(m for t in tensors for m in t.inputs)),
         task_arithmetic=isinstance(method, GeneralizedTaskArithmeticMerge),
         tensors=tensors,
         rules=rules,

@@ -20,7 +20,7 @@ from typing import Any
 
 from hubkit.config import format_loc, problem_at, read_yaml
 from hubkit.errors import ConfigError, HubkitError
-from hubkit.merge.plan import Plan, Refused, nodes, parameter_scopes, plan_merge, rule_list
+from hubkit.merge.plan import Plan, Refused, nodes, one_line, parameter_scopes, plan_merge, rule_list
 
 # Values a mergekit config may name instead of a model (tokenizer_source / tokenizer.source).
 _NOT_MODELS = ("union", "base")
@@ -93,7 +93,7 @@ def model_refs(doc: Any) -> list[tuple[tuple, str]]:
     ):
         if value not in _NOT_MODELS:
             ref(value, loc)
-    return refs  # fmt: skip
+    return refs
 
 
 # pydantic error types -> what a user reads
@@ -286,14 +286,14 @@ def read(path: Path | str) -> Written:
         try:
             ModelReference.model_validate(ref)
         except (RuntimeError, ValidationError) as exc:  # mergekit's validators raise RuntimeError
-            problems.append((loc, f"invalid model reference: {exc}"))
+            problems.append((loc, f"invalid model reference: {one_line(exc)}"))
     _raise(path, root, problems)
     try:
         config = MergeConfiguration.model_validate(doc)
     except ValidationError as exc:
         _raise(path, root, _schema_problems(exc, doc))
-    except RuntimeError as exc:
-        msg = str(exc)
+    except RuntimeError as exc:  # mergekit's own validators (e.g. "Exactly one of 'models', 'slices' ...")
+        msg = one_line(exc)
         _raise(path, root, [((), msg[:1].lower() + msg[1:])])
     _raise(path, root, _unknown_keys(doc, config))
     _raise(path, root, [*_method_problems(config), *_dtype_problems(config), *_duplicate_problems(config)])
@@ -307,11 +307,24 @@ def tensor_shapes(model_dir: Path) -> dict[str, list[int]]:
         raise HubkitError(f"{model_dir}: no *.safetensors files (only safetensors models merge)")
     shapes: dict[str, list[int]] = {}
     for f in files:
-        with f.open("rb") as fh:
-            (n,) = struct.unpack("<Q", fh.read(8))
-            header = json.loads(fh.read(n))
-        shapes.update({k: v["shape"] for k, v in header.items() if k != "__metadata__"})
+        try:
+            with f.open("rb") as fh:
+                (n,) = struct.unpack("<Q", fh.read(8))
+                header = json.loads(fh.read(n))
+            shapes.update({k: v["shape"] for k, v in header.items() if k != "__metadata__"})
+        except (struct.error, ValueError, TypeError, KeyError, AttributeError, MemoryError):
+            raise HubkitError(f"{f}: not a readable safetensors file") from None
     return shapes
+
+
+def _model_config(spec: MergeSpec, folder: str) -> dict:
+    try:
+        cfg = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        raise HubkitError(f"{spec.path}: {spec.name(folder)}: config.json is unreadable: {one_line(exc)}") from None
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("architectures"), list) or len(cfg["architectures"]) != 1:
+        raise HubkitError(f"{spec.path}: {spec.name(folder)}: config.json must name exactly one architecture")
+    return cfg
 
 
 def check_compatible(spec: MergeSpec) -> dict[str, dict[str, list[int]]]:
@@ -319,18 +332,12 @@ def check_compatible(spec: MergeSpec) -> dict[str, dict[str, list[int]]]:
     difference. Returns each folder's tensor shapes (a layer_range may read past a model's layers:
     `load` checks what the plan reads against them)."""
     folders = list(spec.names)  # config order (mergekit's referenced_models() is a set)
-    for folder in folders:
-        cfg = json.loads((Path(folder) / "config.json").read_text())
-        if not isinstance(cfg.get("architectures"), list) or len(cfg["architectures"]) != 1:
-            raise HubkitError(f"{spec.path}: {spec.name(folder)}: config.json must name exactly one architecture")
+    configs = {folder: _model_config(spec, folder) for folder in folders}
     shapes = {folder: tensor_shapes(Path(folder)) for folder in folders}
     first = folders[0]
-    cfg0 = json.loads((Path(first) / "config.json").read_text())
     for other in folders[1:]:
         a, b = spec.name(first), spec.name(other)
-        cfg = json.loads((Path(other) / "config.json").read_text())
-        arch0 = (cfg0.get("model_type"), cfg0.get("architectures"))
-        arch = (cfg.get("model_type"), cfg.get("architectures"))
+        arch0, arch = ((configs[f].get("model_type"), configs[f]["architectures"]) for f in (first, other))
         if arch0 != arch:
             raise HubkitError(f"{spec.path}: architectures differ: {a} is {arch0}, {b} is {arch}")
         for name, shape in shapes[first].items():
