@@ -385,7 +385,7 @@ def hub_serve(
     serve(root, token, host=host, port=port, trust=trusted)
 
 
-merge_app = typer.Typer(help="mergekit merges: lint the effective t of every tensor, run a merge.")
+merge_app = typer.Typer(help="mergekit merges (any mergekit method): lint what every tensor gets, run a merge.")
 app.add_typer(merge_app, name="merge")
 ModelOpt = typer.Option(None, "--model", "-m", help="REF=PATH: a local folder for a model reference.")
 ReleaseOpt = typer.Option(None, "--config", "-c", help="Release config: resolve its built models.")
@@ -427,9 +427,10 @@ def merge_lint(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable report."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 if a rule never applies or the merge is degenerate."),
 ) -> None:
-    """Show which rule sets t for every tensor, rules that never apply, and the outcome."""
+    """Show what mergekit's plan gives each tensor (t, weights, parameters), which rule set it, what never applies."""
     import json
 
+    from rich.markup import escape
     from rich.table import Table
 
     from hubkit.merge.lint import lint
@@ -439,32 +440,44 @@ def merge_lint(
         print(json.dumps(report.to_json(), indent=1))
     else:
         console = _console()
+        say = lambda text, **kw: console.print(text, markup=False, highlight=False, **kw)  # noqa: E731
         tied = "tied (no lm_head tensor)" if report.tied_embeddings else "untied"
-        console.print(
-            f"{report.config}: {report.method}, {report.layers} layers, "
-            f"{len(report.tensors)} tensors, embeddings {tied}\n"
-            f"  t=0: {report.base}\n  t=1: {report.other}",
-            markup=False, highlight=False,
-        )  # fmt: skip
-        rules = Table(title="rules for t (first match wins)", title_justify="left")
-        for col in ("rule", "value", "matches", "decides", "status"):
-            rules.add_column(col, overflow="fold")
-        for r in report.rules:
-            fmt = lambda d: ", ".join(f"{g} {n}" for g, n in d.items()) or "nothing"  # noqa: E731
-            status = r.status if r.status == "applies" else f"[red]{r.status}[/]"
-            rules.add_row(r.label, str(r.value), fmt(r.matches), fmt(r.applied), status)
-        console.print(rules)
-        layers = Table(title="effective t per layer", title_justify="left")
-        for col in ("layers", "attention", "mlp", "norms"):
-            layers.add_column(col)
-        for span, vals in _runs(report.per_layer()):
-            layers.add_row(span, vals["attention"], vals["mlp"], vals["norms"])
-        console.print(layers)
-        outside = ", ".join(f"{n} t={t}" for n, t in report.outside_layers().items())
-        console.print(f"outside the layers: {outside}", markup=False, highlight=False)
-        console.print(f"outcome: {report.outcome}", markup=False, highlight=False)
+        if report.ends:
+            who = f"  t=0: {report.ends[0]}\n  t=1: {report.ends[1]}"
+        else:
+            who = (f"  base: {report.base}\n" if report.base else "") + f"  models: {', '.join(report.models)}"
+        say(f"{report.config}: {report.method}, {report.layers} layers, "
+            f"{len(report.tensors)} tensors, embeddings {tied}\n{who}")  # fmt: skip
+        if report.rules:
+            lists = {r.where for r in report.rules}
+            only = next(iter(lists)) if len(lists) == 1 else ""
+            title = (
+                f"rules for {only.removeprefix('parameters.')} (first match wins)"
+                if only.startswith("parameters.") and only.count(".") == 1
+                else "rules (first match wins in a list; a model's or slice's own list before the top-level one)"
+            )
+            rules = Table(title=title, title_justify="left")
+            for col in ("rule", "value", "matches", "decides", "status"):
+                rules.add_column(col, overflow="fold")
+            for r in report.rules:
+                fmt = lambda d: ", ".join(f"{g} {n}" for g, n in d.items()) or "nothing"  # noqa: E731
+                status = r.status if r.status == "applies" else f"[red]{r.status}[/]"
+                rules.add_row(escape(r.label), escape(str(r.value)), fmt(r.matches), fmt(r.applied), status)
+            console.print(rules)
+        for table in report.tables:
+            layers = Table(title=escape(f"{table.title} per layer"), title_justify="left")
+            for col in ("layers", "attention", "mlp", "norms"):
+                layers.add_column(col)
+            for span, vals in _runs(table.rows):
+                layers.add_row(span, *(escape(vals[g]) for g in ("attention", "mlp", "norms")))
+            console.print(layers)
+            outside = ", ".join(f"{n} {table.symbol}={v}" for n, v in table.outside.items())
+            say(f"outside the layers: {outside}")
+        if report.defaults:
+            say(f"at mergekit's defaults: {report.defaults}")
+        say(f"outcome: {report.outcome}")
         for p in report.problems:
-            console.print(f"problem: {p}", markup=False, highlight=False, style="red")
+            say(f"problem: {p}", style="red")
     if strict and report.problems:
         raise typer.Exit(1)
 

@@ -1,4 +1,4 @@
-"""The merged model: a mergekit merge of the release's distilled models, linted first."""
+"""The merged model: a mergekit merge (any method mergekit has) of the release's distilled models, linted first."""
 
 from __future__ import annotations
 
@@ -7,28 +7,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hubkit.artifacts.base import Artifact, BuildContext, file_digest, model_facts
 from hubkit.config import Merge, Release
-from hubkit.errors import UsageError
 
 LINT_FILE = "merge_lint.json"
 CONFIG_FILE = "mergekit_config.yml"
 
 
 def referenced_models(release: Release) -> list[str]:
-    """Model references in the mergekit config, in order (base_model included once)."""
-    path = release.resolve(release.merge.config)
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: invalid YAML: {exc}") from None
+    """Model references in the mergekit config, in order (base_model included once).
+
+    Only the references: the release graph needs its edges for every command, and mergekit's
+    own check of the file (`merge.read`) waits for `check()`, `merge lint` and the build.
+    """
+    from hubkit.config import read_yaml
     from hubkit.merge import model_refs
 
-    found = model_refs(doc if isinstance(doc, dict) else {})
+    doc, _ = read_yaml(release.resolve(release.merge.config))
+    found = model_refs(doc)
     # Inputs in the config's order, then the base model if it is not one of them.
-    ordered = [r for loc, r in found if loc[0] != "base_model"] + [r for loc, r in found if loc[0] == "base_model"]
+    ordered = [r for loc, r in found if loc[-1] != "base_model"] + [r for loc, r in found if loc[-1] == "base_model"]
     return list(dict.fromkeys(ordered))
 
 
@@ -59,6 +57,12 @@ class MergeArtifact(Artifact):
             "config_sha256": file_digest(self.release, self.section.config),
         }
 
+    def check(self) -> None:
+        """The mergekit config on its own (schema, method, parameters, dtype): one line each, before any build."""
+        from hubkit import merge
+
+        merge.read(self.release.resolve(self.section.config))
+
     def build(self, ctx: BuildContext) -> None:
         from hubkit import merge
 
@@ -79,7 +83,7 @@ class MergeArtifact(Artifact):
             "base_model": parents,
             "base_model_relation": "merge",
             "merge_config": (path / CONFIG_FILE).read_text().strip(),
-            "lint": {k: lint[k] for k in ("outcome", "degenerate", "problems", "per_layer", "tied_embeddings")},
+            "lint": {"method": "slerp", "pretty_name": "SLERP", **lint},  # built before other methods: SLERP
             "facts": model_facts(path),
         }
 
@@ -91,7 +95,7 @@ class MergeArtifact(Artifact):
         datasets = sorted({rel.repo_id(m.dataset) for m in rel.models if m.name in names})
         return ModelCardData(
             license=rel.license, language=rel.language, library_name="transformers",
-            pipeline_tag="text-generation", tags=["mergekit", "merge", "slerp", "hubkit"],
+            pipeline_tag="text-generation", tags=["mergekit", "merge", ctx["lint"]["method"], "hubkit"],
             base_model=ctx["base_model"], base_model_relation="merge", datasets=datasets,
         )  # fmt: skip
 
