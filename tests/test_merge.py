@@ -709,17 +709,25 @@ def test_malformed_merge_file_is_one_line_exit_2(tmp_path, text, expected):
     assert r.stderr.startswith(f"{path}") and expected in r.stderr, r.stderr
 
 
-def test_unknown_method_is_one_line_when_the_release_builds_and_status_still_works(demo_config, tmp_path):
+def test_an_unknown_method_is_one_line_at_load_and_the_rest_of_the_file_before_a_build(demo_config, tmp_path):
     cfg = demo_config.parent / "merge" / "demo-slerp.yaml"
     cfg.write_text(cfg.read_text().replace("merge_method: slerp", "merge_method: slurp"))
-    r = run_cli("build", "-c", str(demo_config), "-w", str(tmp_path / "ws"))
-    assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert r.stderr.splitlines() == [r.stderr.strip()] and r.stderr.startswith(f"{cfg}: merge_method: unknown merge")
-    assert "known: " in r.stderr and "ties" in r.stderr
-    assert not (tmp_path / "ws").exists() or not any(p.name != ".journal" for p in (tmp_path / "ws").iterdir())
-    cfg.write_text("models: 5\nmerge_method: slerp\n")  # the graph takes its edges from a file mergekit would refuse
+    for command in ("status", "build"):  # the config is refused when it is loaded, whatever the command
+        r = run_cli(command, "-c", str(demo_config), "-w", str(tmp_path / "ws"))
+        assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.splitlines() == [r.stderr.strip()]
+        assert r.stderr.startswith(f"{demo_config}: merge.config: {cfg}: merge_method 'slurp' is not a mergekit method")
+        assert "known: " in r.stderr and "ties" in r.stderr
+    assert not (tmp_path / "ws").exists()
+    cfg.write_text("models: 5\nmerge_method: slerp\n")  # mergekit would refuse it: checked before a build ...
     r = run_cli("status", "-c", str(demo_config), "-w", str(tmp_path / "ws"))
-    assert r.returncode == 0 and "tiny-qwen3-slerp" in r.stdout, r.stderr
+    assert r.returncode == 0 and "tiny-qwen3-slerp" in r.stdout, r.stderr  # ... not by every status
+    r = run_cli("build", "-c", str(demo_config), "-w", str(tmp_path / "ws"))
+    assert r.returncode == 2 and r.stderr.startswith(f"{cfg}") and len(r.stderr.splitlines()) == 1, r.stderr
+    assert not (tmp_path / "ws").exists()  # refused before anything was built
+
+
+def test_the_methods_hubkit_knows_without_mergekit_are_mergekits():
+    assert list(merge.METHODS) == merge.known_methods()
 
 
 # -- the demo's two students, merged with other methods, as the release's merge artifact -----------

@@ -105,3 +105,12 @@ def artifacts(release: Release) -> list[Artifact]:
         return []
     parents = [release_model_name(release, r) for r in referenced_models(release)]
     return [MergeArtifact(release.merge.name, release, tuple(p for p in parents if p), release.merge)]
+
+
+def problems(release: Release) -> list[tuple[tuple, str]]:
+    """Checked when the config is loaded: the merge file reads and names a method mergekit has."""
+    from hubkit.merge import quick_problems
+
+    if release.merge is None:
+        return []
+    return [(("merge", "config", *loc), msg) for loc, msg in quick_problems(release.resolve(release.merge.config))]

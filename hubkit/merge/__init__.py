@@ -14,9 +14,20 @@ and the tokenizer of the model the vocabulary is pinned to.
 from __future__ import annotations
 
 from hubkit.merge.run import TOKENIZER_FILES, checked_run, run
-from hubkit.merge.spec import MergeSpec, Written, check_compatible, known_methods, load, model_refs, read, tensor_shapes
+from hubkit.merge.spec import (
+    METHODS,
+    MergeSpec,
+    Written,
+    check_compatible,
+    known_methods,
+    load,
+    model_refs,
+    quick_problems,
+    read,
+    tensor_shapes,
+)
 
 __all__ = [
-    "TOKENIZER_FILES", "MergeSpec", "Written", "check_compatible", "checked_run", "known_methods", "load",
-    "model_refs", "read", "run", "tensor_shapes",
+    "METHODS", "TOKENIZER_FILES", "MergeSpec", "Written", "check_compatible", "checked_run", "known_methods", "load",
+    "model_refs", "quick_problems", "read", "run", "tensor_shapes",
 ]  # fmt: skip

@@ -169,6 +169,31 @@ def known_methods() -> list[str]:
     return sorted(m.spec.name for m in registry.registered_methods())
 
 
+# mergekit's method names, known without importing mergekit (it brings torch: seconds at every
+# `hubkit status`); tests/test_merge.py keeps this equal to `known_methods()`.
+METHODS = (
+    "arcee_fusion", "breadcrumbs", "breadcrumbs_ties", "dare_linear", "dare_ties", "della", "della_linear",
+    "karcher", "linear", "model_stock", "multislerp", "nearswap", "nuslerp", "passthrough", "ram", "ramplus_tl",
+    "sce", "slerp", "task_arithmetic", "ties",
+)  # fmt: skip
+
+
+def quick_problems(path: Path) -> list[tuple[tuple, str]]:
+    """What a config load can say of a merge file without mergekit: it reads as YAML within the
+    limits, is a mapping, and names a method mergekit has. `read` checks the rest before a build."""
+    try:
+        doc, _ = read_yaml(path)
+    except ConfigError as exc:
+        return [((), exc.problems[0])]
+    if not isinstance(doc, dict):
+        return [((), f"{path}: expected a mapping at the top level")]
+    method = doc.get("merge_method")
+    if not isinstance(method, str) or method not in METHODS:
+        shown = repr(method)[:40] if method is not None else "missing"
+        return [((), f"{path}: merge_method {shown} is not a mergekit method (known: {', '.join(METHODS)})")]
+    return []
+
+
 def _setting_values(setting: Any, loc: tuple) -> list[tuple[tuple, Any]]:
     conds = rule_list(setting)
     if conds is None:
