@@ -507,7 +507,13 @@ def test_dare_ties_drops_a_random_share_the_same_way_every_build(tmp_path, tiny_
     doc = {"models": [{"model": KIMI}, {"model": QWEN, "parameters": {"weight": 1, "density": 0.5}}],
            "merge_method": "dare_ties", "base_model": KIMI, "dtype": "float32"}  # fmt: skip
     spec = merge.load(write_merge(tmp_path, doc), tiny_pair)
+    import random
+
+    before = torch.random.get_rng_state(), random.getstate(), np.random.get_state()[1].tolist()
     first, second = merge.run(spec, tmp_path / "1"), merge.run(spec, tmp_path / "2")
+    # mergekit seeds the process's generators; the merge hands them back as they were.
+    after = torch.random.get_rng_state(), random.getstate(), np.random.get_state()[1].tolist()
+    assert torch.equal(before[0], after[0]) and before[1:] == after[1:]
     a, b, one, two = weights(tiny_pair[KIMI]), weights(tiny_pair[QWEN]), weights(first), weights(second)
     assert all(torch.equal(one[k], two[k]) for k in one)  # seeded: a rebuild is bit-identical
     w = "model.layers.2.mlp.up_proj.weight"

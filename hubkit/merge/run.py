@@ -4,6 +4,7 @@ the model whose vocabulary the output keeps."""
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 from hubkit.errors import HubkitError
@@ -40,7 +41,7 @@ def run(spec: MergeSpec, out: Path, *, shard_size: str = "5B", tokenizer_from: s
         random_seed=SEED,
     )
     try:
-        with quiet_transformers():
+        with quiet_transformers(), _own_rng():
             run_merge(spec.config, str(out), options, config_source=spec.text)
     except (RuntimeError, ValueError, OSError) as exc:
         raise HubkitError(f"{spec.path}: merge failed: {' '.join(str(exc).split())}") from None
@@ -50,6 +51,24 @@ def run(spec: MergeSpec, out: Path, *, shard_size: str = "5B", tokenizer_from: s
                 shutil.copy2(Path(tokenizer_from) / name, out / name)
     (out / "mergekit_config.yml").write_text(spec.text, encoding="utf-8")
     return out
+
+
+@contextmanager
+def _own_rng():
+    """mergekit seeds the process-wide generators (random, numpy, torch) for its randomized
+    methods; put them back afterwards, so a merge leaves the rest of a build's randomness alone."""
+    import random
+
+    import numpy as np
+    import torch
+
+    states = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        try:
+            yield
+        finally:
+            random.setstate(states[0])
+            np.random.set_state(states[1])
 
 
 def checked_run(spec: MergeSpec, out: Path, *, shard_size: str, report=print) -> LintReport:
