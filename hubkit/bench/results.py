@@ -50,6 +50,9 @@ class Results(BaseModel):
     claimed_overall: dict[str, float] = Field(default_factory=dict)  # what the source states
     claims: list[Claim] = Field(default_factory=list)
     fingerprints: dict[str, str] = Field(default_factory=dict)  # model -> the eval setup that produced it
+    # category -> the grader that produced its numbers (hubkit's own evaluation; e.g. whether a judge
+    # or keywords read the points of free-text answers). Cards fall back to the cases' graders.
+    graders: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _complete(self) -> Results:

@@ -122,9 +122,13 @@ def load_cases(folder: Path = HERE) -> tuple[Case, ...]:
     return tuple(sorted(cases, key=lambda c: (order[c.category], c.level)))
 
 
-def grader_kinds(category: str) -> str:
-    """The grader kind(s) behind a category's pass rate, e.g. "sql" or "facts"."""
-    return ", ".join(sorted({c.grader["kind"] for c in load_cases() if c.category == category})) or "unknown"
+def grader_kinds(category: str, judge_model: str | None = None) -> str:
+    """The grader(s) behind a category's pass rate as cards name them, e.g. "sql" or
+    "conclusion + points (keywords)" ("(judge: <model>)" when a judge reads the points)."""
+    from hubkit.bench.graders import label
+
+    kinds = {c.grader["kind"] for c in load_cases() if c.category == category}
+    return ", ".join(sorted(label(k, judge_model) for k in kinds)) or "unknown"
 
 
 def level_range() -> tuple[int, int]:

@@ -3,7 +3,8 @@
 The prompt ends with the line the answer must give (`instruction`, built from the spec, so the
 prompt and the grader cannot disagree): `Main cause: <one of the listed options>`. The last
 line of the visible answer that starts with the label is the conclusion; it must be exactly one
-option (case, markdown, quotes, a final full stop and British spelling aside). A missing line,
+option (case, markdown, quotes, a final full stop and British spelling aside; a reason may follow
+after a dash, colon or bracket, if it names no other option and hedges nothing). A missing line,
 a value that is not an option ("pump failure or tank leak", "probably no") and an earlier line
 naming another option (a hedge) fail, and so does the wrong option, whatever else the answer says.
 
@@ -79,9 +80,34 @@ def instruction(spec: dict[str, Any]) -> str:
 def _value(text: str) -> str:
     """An option or a conclusion as compared: case, markdown, quotes, articles and a final stop aside."""
     text = spelling(unicodedata.normalize("NFKC", text))
-    text = re.sub(r"[*_`\"'\u201c\u201d\[\]]", "", text).replace("-", " ")
+    text = re.sub(r"(?<=\w)-(?=\w)", " ", re.sub(r"[*_`\"'\u201c\u201d\[\]]", "", text))
     text = re.sub(r"[\s.!;,]+$", "", text.strip())
     return re.sub(r"^(?:the|a|an)\s+", "", " ".join(text.split()))
+
+
+# After the option, a reason may follow ("no - both follow the heat", "Plan B (it reaches 30
+# million)"), but not a hedge or a second option ("no, unless...", "pump failure or a leak").
+_REASON = re.compile(r"^(?:\s*[-\u2013\u2014:;,(]|\s+(?:because|since|as)\b)")
+_HEDGE = re.compile(
+    r"\b(?:or|maybe|possibly|probably|perhaps|unless|if|either|partly|partially|might|could|depends?|"
+    r"also|too|plus|and)\b"
+)
+
+
+def _option(options: list[str], said: str) -> str | None:
+    """The option a conclusion line names, or None (not an option, or hedged)."""
+    value = _value(said)
+    keys = {_value(o): o for o in options}
+    if value in keys:
+        return keys[value]
+    for key in sorted(keys, key=len, reverse=True):
+        tail = value[len(key) :]
+        if value.startswith(key) and _REASON.match(tail):
+            named = "|".join(re.escape(k) for k in keys if k != key)
+            kept = re.sub(rf"\b(?:not|no|rather than|instead of)\s+(?:(?:the|a|an)\s+)?(?:{named})\b", "", tail)
+            others = re.search(rf"\b(?:{named})\b", kept)  # another option named, and not to deny it
+            return None if others or _HEDGE.search(kept) else keys[key]
+    return None
 
 
 def _lines(spec: Spec, visible: str) -> list[re.Match]:
@@ -95,8 +121,7 @@ def read_conclusion(spec: Spec, visible: str) -> tuple[str | None, str]:
     found = _lines(spec, visible)
     if not found:
         return None, f"no '{spec.conclusion.label}:' line"
-    options = {_value(o): o for o in spec.conclusion.options}
-    said = [options.get(_value(m.group(1))) for m in found]
+    said = [_option(spec.conclusion.options, m.group(1)) for m in found]
     if said[-1] is None:
         return None, f"'{spec.conclusion.label}: {found[-1].group(1)[:60]}' is not one of the options"
     if len({s for s in said if s is not None}) > 1:
