@@ -226,64 +226,30 @@ def bench_selfcheck(verbose: bool = typer.Option(False, "--verbose", "-v", help=
         print(p)
     if problems:
         raise typer.Exit(1)
-    print(f"{len(cases)} cases: every reference passes, every wrong answer fails")
+    from hubkit.bench.sandbox import describe
+
+    print(f"{len(cases)} cases: every reference passes, every wrong answer fails (python sandbox: {describe()})")
 
 
 @bench_app.command("validate")
 def bench_validate(
-    judge: bool = typer.Option(False, "--judge", help="Rubric cases graded by the config's benchmark.judge."),
+    judge: bool = typer.Option(False, "--judge", help="Free-text points read by the config's benchmark.judge."),
     config: Path = ConfigOpt,
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="List every misgraded answer."),
-    write: bool = typer.Option(False, "--write", help="Record the figures for the benchmark card (accuracy.json)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="List every misgraded development answer."),
+    write: bool = typer.Option(False, "--write", help="Record the figures for the benchmark card."),
     check: bool = typer.Option(False, "--check", help="Fail if the recorded figures differ from this run."),
 ) -> None:
-    """Grader accuracy on the labelled answers: false-pass and false-fail rates per category and grader."""
-    import json
+    """Grader accuracy on the labelled answers, development and held-out halves: false-pass and false-fail rates."""
+    from hubkit.bench.validate import main
 
-    from rich.table import Table
-
-    from hubkit.bench.validate import ACCURACY, GOAL, NEEDS_JUDGE, coverage, record, recorded, run
-
-    if judge and (write or check):
-        raise UsageError("--write and --check record the deterministic graders; run them without --judge")
-    the_judge = None
+    endpoint = None
     if judge:
         bench = _load(config).benchmark
         if bench is None or bench.judge is None:
             raise UsageError(f"{config}: benchmark.judge is not set; --judge grades with it")
-        from hubkit.bench.graders.rubric import Judge
-
-        the_judge = Judge(bench.judge)
-    tallies = run(judge=the_judge)
-    table = Table("category", "grader", "correct", "false fail", "wrong", "false pass")
-    over, judge_only = [], []
-    for (cat, kind), t in tallies.items():
-        fp, ff = t.rates
-        table.add_row(cat, kind, str(t.right), f"{t.false_fail} ({100 * ff:.1f}%)", str(t.wrong),
-                      f"{t.false_pass} ({100 * fp:.1f}%)")  # fmt: skip
-        if (fp > GOAL or ff > GOAL) and not kind.startswith("judge:"):
-            rates = f"{cat} ({kind}): false pass {100 * fp:.1f}%, false fail {100 * ff:.1f}%"
-            (judge_only if kind in NEEDS_JUDGE else over).append(rates)
-    _console().print(table)
-    for (cat, kind), t in tallies.items():
-        if verbose or any(o.startswith(f"{cat} ({kind})") for o in over + judge_only):
-            for line in t.misgraded:
-                print(f"  {line}")
-    thin = [c for c, (ok, bad) in coverage().items() if ok < 2 or bad < 2]
-    if thin:
-        print(f"{len(thin)} cases have fewer than 2 correct and 2 wrong labelled answers ({thin[0]} ...)")
-    if write:
-        ACCURACY.write_text(json.dumps(record(tallies), indent=1) + "\n")
-        print(f"wrote {ACCURACY.name}")
-    elif check and recorded() != record(tallies):
-        print(f"{ACCURACY.name} is out of date (cases, labelled answers or graders changed): "
-              "run `hubkit bench validate --write`")  # fmt: skip
-        raise typer.Exit(1)
-    for o in judge_only:
-        print(f"over the {100 * GOAL:.0f}% goal without a judge (keyword rubric; measure one with --judge): {o}")
-    if over:
-        print("\n".join(f"over the {100 * GOAL:.0f}% goal: {o}" for o in over))
-        raise typer.Exit(1)
+        endpoint = bench.judge
+    if code := main(endpoint, verbose=verbose, write=write, check=check):
+        raise typer.Exit(code)
 
 
 @bench_app.command("grade")

@@ -44,15 +44,59 @@ def _proxy(case) -> int:
     g = case.grader
     if g["kind"] == "constraints":
         return len(g["checks"])
-    if g["kind"] == "rubric":
-        return g["min_items"]
     return {"path": len(g.get("edges", [])), "knapsack": len(g.get("items", []))}.get(g.get("verifier"), 0)
 
 
-@pytest.mark.parametrize("category", ["Constrained Creative Writing", "Complex Scenario Analysis", "Ethical Dilemma"])
-def test_difficulty_rises_with_level_where_it_is_countable(category):
-    sizes = [_proxy(c) for c in load_cases() if c.category == category]
+def test_difficulty_rises_with_level_where_it_is_countable():
+    sizes = [_proxy(c) for c in load_cases() if c.category == "Constrained Creative Writing"]
     assert sizes == sorted(sizes) and sizes[-1] > sizes[0]
+
+
+FREE_TEXT = ["Causal Reasoning (RAG)", "Scientific Explanation (RAG)", "Complex Scenario Analysis", "Ethical Dilemma"]
+
+
+@pytest.mark.parametrize("category", FREE_TEXT)
+def test_free_text_cases_grow_in_evidence_not_in_points(category):
+    """Harder free-text cases give more evidence and distractors to read; they do not ask for more keywords."""
+    from hubkit.bench.graders.conclusion import Spec
+
+    cases = [c for c in load_cases() if c.category == category]
+    words = [len(c.message().split()) for c in cases]
+    assert words == sorted(words) and len(set(words)) == len(words), words
+    specs = [Spec.model_validate(c.grader) for c in cases]
+    assert all(1 <= (s.need or len(s.points)) <= 3 for s in specs)
+
+
+@pytest.mark.parametrize("category", FREE_TEXT)
+def test_free_text_prompts_state_the_conclusion_line_and_its_options(category):
+    from hubkit.bench.graders.conclusion import Spec
+
+    for case in (c for c in load_cases() if c.category == category):
+        c = Spec.model_validate(case.grader).conclusion
+        for option in c.options:
+            assert f"`{c.label}: {option}`" in case.message(), (case.id, option)
+        assert case.reference.rstrip().endswith(f"{c.label}: {c.answer}"), case.id
+
+
+def test_a_comma_in_an_inline_mapping_is_a_load_error_not_a_stray_key(tmp_path):
+    """scen-06 once had `{description: checks the checkout change first (recent, controllable)}`:
+    YAML read it as two keys, and the exported spec carried `"controllable)": null`."""
+    import shutil
+
+    from hubkit.bench.cases import HERE
+    from hubkit.errors import ConfigError
+
+    for f in HERE.glob("*.yaml"):
+        shutil.copy(f, tmp_path)
+    text = (tmp_path / "scenario.yaml").read_text()
+    import re
+
+    flow = "        - {id: serve, point: serves (filter, tea), any: [tea]}\n"  # YAML reads a key 'tea)'
+    broken, n = re.subn(r"        - id: serve\n          point: .*\n          any: .*\n", flow, text)
+    assert n == 1
+    (tmp_path / "scenario.yaml").write_text(broken)
+    with pytest.raises(ConfigError, match=r"scen-01: points\.0\.tea\)"):
+        load_cases.__wrapped__(tmp_path)
 
 
 def test_planning_instances_grow_within_each_kind():
@@ -83,7 +127,7 @@ def test_export_writes_a_typed_parquet_dataset_and_eval_yaml(tmp_path):
     assert ds.num_rows == 100
     assert ds.features["level"].dtype == "int8"
     row = ds[0]
-    assert row["id"] == "cau-01" and json.loads(row["grader"])["kind"] == "facts"
+    assert row["id"] == "cau-01" and json.loads(row["grader"])["kind"] == "conclusion"
     assert row["message"].startswith("Context:\n")
     tasks = [t["id"] for t in yaml.safe_load((tmp_path / "eval.yaml").read_text())["tasks"]]
     assert tasks[0] == "overall" and len(tasks) == 11

@@ -255,3 +255,59 @@ def test_an_answer_depends_on_its_own_seed_not_on_its_batch(tiny):
     assert len({r.reasoning for r in batched}) == 4  # the rows really were sampled apart
     other = tiny.generate(questions[:1], s, [999])[0]
     assert other.reasoning != alone[0].reasoning  # and the seed decides
+@pytest.mark.parametrize("samples", [1, 11])
+def test_a_model_that_answers_every_case_right_scores_100_with_a_chart(tmp_path, samples):
+    """References served by the scripted teacher through the OpenAI-compatible backend: 100% in
+    every category, intervals ending at 100, a chart and a card table, at 1 and at 11 samples."""
+    from hubkit.cards.charts import grouped_bars
+    from hubkit.testing.teacher import BackgroundTeacher, Options
+
+    from hubkit.bench import CATEGORIES
+    from hubkit.bench.evaluate import Target, evaluate
+    from hubkit.cards.render import results_context
+    from hubkit.config import Benchmark
+
+    cases = load_cases() if samples == 1 else [c for c in load_cases() if c.level == 1]  # 11 x 10 cases: N/N = 11/11
+    with BackgroundTeacher(Options(answers={c.message(): c.reference for c in cases})) as t:
+        backend = EvalBackend(kind="openai_compat", base_url=t.url, concurrency=16, batch_size=100)
+        if samples == 1:  # the whole evaluation stage: graders checked first, then every case asked once
+            bench = Benchmark(name="bench", samples=1, backend=backend, sampling=Sampling(max_new_tokens=4096))
+            said = []
+            res, _ = evaluate(bench, "org/bench", [Target("org/perfect", "perfect", "perfect")], tmp_path, said.append)
+            assert said[0].startswith("evaluate: graders ready (conclusion, constraints, math, python, sql, verifier")
+        else:
+            job = EvalJob("org/perfect", "perfect", tmp_path / "perfect.jsonl")
+            run(job, OpenAICompatBackend("perfect", backend), cases, samples=samples,
+                sampling=Sampling(max_new_tokens=4096), batch_size=100)  # fmt: skip
+            res = results_from_jsonl({"org/perfect": job.out}, "org/bench", "test", {})
+    n = len(cases) * samples // len(CATEGORIES)
+    assert all(c.passed == c.total == n for c in res.models[0].categories.values())
+    assert res.overall("org/perfect") == 100.0 and res.interval("org/perfect")[1] == 100.0
+    assert all(res.interval("org/perfect", cat)[1] == 100.0 for cat in CATEGORIES)
+    assert grouped_bars(res).startswith(b"\x89PNG")
+    table = results_context(res, "org/perfect")
+    assert all(row["cells"][0].startswith("100.0 (") and row["cells"][0].endswith("-100.0)") for row in table["rows"])
+    if samples == 1:  # the card names the grader behind each number
+        causal = next(r for r in table["rows"] if r["category"] == "Causal Reasoning (RAG)")
+        assert causal["grader"] == "conclusion + points (keywords)"
+
+
+def test_a_grader_that_cannot_run_stops_the_evaluation_before_any_model_is_asked(tmp_path, monkeypatch):
+    import shutil
+
+    from hubkit.testing.teacher import BackgroundTeacher
+
+    from hubkit.bench import sandbox
+    from hubkit.bench.evaluate import Target, evaluate
+    from hubkit.bench.graders import GraderUnavailable
+    from hubkit.config import Benchmark
+
+    monkeypatch.setattr(sandbox, "_LAUNCHER", ([shutil.which("false")], []))  # a sandbox that cannot start
+    with BackgroundTeacher() as t:
+        bench = Benchmark(name="bench", backend=EvalBackend(kind="openai_compat", base_url=t.url))
+        with pytest.raises(GraderUnavailable, match="python grader: the sandbox did not start"):
+            evaluate(bench, "org/bench", [Target("org/m", "m", "m")], tmp_path, lambda m: None)
+        assert httpx.get(t.url.removesuffix("/v1") + "/stats").json()["requests"] == 0
+    assert not list(tmp_path.glob("*.jsonl"))  # no sample was journaled as failed
+    r = run_cli("bench", "selfcheck")
+    assert r.returncode == 1 and r.stderr.strip().count("\n") == 0 and "python grader" in r.stderr, r.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from hubkit.bench.graders import grade
-from hubkit.bench.graders.rubric import grade as rubric_grade
 
 SCHEMA = """
 CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT);
@@ -114,13 +113,6 @@ def test_constraints_report_every_failed_check():
     assert not v.passed and v.detail == "failed: acrostic, forbid"
 
 
-def test_facts_need_the_context_and_no_contradiction():
-    spec = {"kind": "facts", "required": [["1889"], ["gustave eiffel", "eiffel's company"]], "forbidden": ["1899"]}
-    assert grade(spec, "Built in 1889 by Gustave Eiffel's engineers.").passed
-    v = grade(spec, "Built in 1899 by Gustave Eiffel.")
-    assert not v.passed and "missing '1889'" in v.detail and "contradicts with '1899'" in v.detail
-
-
 def test_verifiers_check_validity_and_optimality():
     logic = {"kind": "verifier", "verifier": "assignment", "variables": ["A", "B", "C"], "domain": [1, 2, 3],
              "constraints": ["len({A, B, C}) == 3", "A + 1 == B", "C < A"]}  # fmt: skip
@@ -132,67 +124,6 @@ def test_verifiers_check_validity_and_optimality():
     assert grade(plan, '```json\n["S", "A", "G"]\n```').passed
     assert grade(plan, '```json\n["S", "G"]\n```').detail == "cost 5, optimal is 4"
     assert "no edge A->B" in grade(plan, '["S", "A", "B", "G"]').detail
-
-
-RUBRIC = {"kind": "rubric", "min_items": 2, "items": [
-    {"id": "stakeholders", "description": "names who is affected", "any": ["patient", "family"]},
-    {"id": "consent", "description": "asks for consent", "any": ["consent"]},
-    {"id": "alternative", "description": "offers an alternative", "any": ["alternative", "instead"]},
-]}  # fmt: skip
-
-
-def test_rubric_fallback_is_deterministic_and_says_who_decided():
-    v = grade(RUBRIC, "Ask the patient for consent first.")
-    assert v.passed and v.grader == "rubric" and v.detail.startswith("2/3 items met")
-    assert not grade(RUBRIC, "Just do it.").passed
-
-
-def test_rubric_uses_an_openai_compatible_judge_when_configured():
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-
-    seen = {}
-
-    class Judge(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def do_POST(self):
-            seen["body"] = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen["auth"] = self.headers.get("Authorization")
-            content = json.dumps(
-                {"items": {"stakeholders": True, "consent": False, "alternative": False}, "reason": "thin"}
-            )
-            out = json.dumps({"choices": [{"message": {"content": content}}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
-
-    server = HTTPServer(("127.0.0.1", 0), Judge)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    import os
-
-    from hubkit.bench.graders.rubric import Judge as JudgeClient
-
-    os.environ["HUBKIT_TEST_JUDGE_KEY"] = "sk-test-judge-key"
-    from hubkit.config import ChatEndpoint
-
-    url = f"http://127.0.0.1:{server.server_port}/v1"
-    judge = JudgeClient(ChatEndpoint(model="judge-model", base_url=url, api_key_env="HUBKIT_TEST_JUDGE_KEY"))
-    task = "A patient refuses a treatment the family wants. What do you do?"
-    with pytest.raises(ValueError, match="pass the case's prompt"):  # never an answer to an empty question
-        rubric_grade(RUBRIC, "Ask the patient.", judge=judge)
-    v = rubric_grade(RUBRIC, "<think>consent consent</think>Ask the patient.", judge=judge, prompt=task)
-    assert seen["body"]["messages"][1]["content"].startswith(f"Task:\n{task}\n")
-    via_dispatch = grade(RUBRIC, "Ask the patient.", judge=judge, prompt=task)
-    deterministic = grade(RUBRIC, "Ask the patient.")  # no judge configured: the rubric decides
-    server.shutdown()
-    assert via_dispatch.grader == "judge:judge-model" and deterministic.grader == "rubric"
-    assert not v.passed and v.grader == "judge:judge-model" and v.detail.startswith("1/3 items")
-    assert seen["auth"] == "Bearer sk-test-judge-key" and seen["body"]["model"] == "judge-model"
-    assert "consent consent" not in seen["body"]["messages"][1]["content"]  # reasoning is never judged
 
 
 def test_unknown_grader_kind():
@@ -240,54 +171,6 @@ def test_fence_labels_and_a_trailing_usage_example():
     assert relabelled != sql.reference and grade(sql.grader, relabelled).passed
 
 
-PUMP = {"kind": "facts", "required": [["pump stopped", "pump failed"]], "forbidden": ["leak", "flu"]}
-
-
-@pytest.mark.parametrize(("answer", "passed"), [
-    # A forbidden claim mentioned only to deny it is not the claim.
-    ("It was not a leak: the pump stopped.", True),
-    ("A leak was ruled out; the pump stopped after its bearing overheated.", True),
-    ("The pump stopped, rather than a leak draining it.", True),
-    ("The flu is unlikely here; the pump failed.", True),
-    ("Not only did the pump stop, the pump stopped twice.", True),
-    # A required fact denied is not stated; a forbidden one asserted still counts.
-    ("The tank drained because of a leak, not because the pump stopped.", False),
-    ("It is not true that the pump stopped; the tank drained.", False),
-    ("The pump never failed. The tank simply drained.", False),
-    ("The pump stopped, and then a leak emptied the tank.", False),
-    ("It was the flu that kept the pump stopped.", False),
-])  # fmt: skip
-def test_facts_read_negation_in_both_directions(answer, passed):
-    v = grade(PUMP, answer)
-    assert v.passed is passed, v.detail
-
-
-def test_a_rubric_item_named_only_to_be_rejected_is_not_met():
-    v = grade(RUBRIC, "There is no alternative: ask the patient for consent and involve the family.")
-    assert "alternative" not in v.detail.split(": ", 1)[1]
-
-
-def test_bench_validate_measures_graders_on_the_labelled_set(tmp_path):
-    from hubkit.bench.validate import coverage, run
-    from hubkit.errors import ConfigError
-    from tests.conftest import run_cli
-
-    r = run_cli("bench", "validate", "--check")  # within the goal, and the card's accuracy.json is current
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "Mathematical" in r.stdout and "false pass" in r.stdout
-    assert coverage()["math-01"] == (3, 3)  # the reference and its wrong answer, plus the labelled ones
-
-    # A mislabelled set is what a bad grader looks like from here: counted, named, over the goal.
-    bad = "answers:\n  - {case: math-01, wrong: ['\\boxed{391}'], correct: ['\\boxed{0}']}\n"
-    (tmp_path / "bad.yaml").write_text(bad)
-    t = run(folder=tmp_path)[("Mathematical Reasoning", "math")]
-    assert (t.right, t.false_fail, t.false_pass) == (11, 1, 1) and t.rates == (1 / t.wrong, 1 / 11)
-    assert {m.split(":")[1].strip() for m in t.misgraded} == {"false pass", "false fail"}
-    (tmp_path / "bad.yaml").write_text("answers:\n  - {case: math-99, correct: ['1']}\n")
-    with pytest.raises(ConfigError, match="unknown case 'math-99'"):
-        run(folder=tmp_path)
-
-
 @pytest.mark.parametrize(("name", "answer"), [
     ("special-cases the visible inputs", "def sum_to(n):\n    return {0: 0, 1: 1, 10: 55}.get(n, n * n)"),
     ("right values, wrong type", "def sum_to(n):\n    return n * (n + 1) / 2"),
@@ -310,13 +193,10 @@ def test_sql_test_suite_separates_queries_right_only_on_the_case_data():
 
     spec = case_by_id("sql-01").grader
     own_data_only = {k: v for k, v in spec.items() if k != "suite"}
-    near_misses = [a for c in range(1, 11) for a in load_set()[f"sql-{c:02d}"].wrong]
-    fooled = [a for c in range(1, 11) for a in load_set()[f"sql-{c:02d}"].wrong
-              if grade({**case_by_id(f"sql-{c:02d}").grader, "suite": None}, a).passed]  # fmt: skip
-    assert len(near_misses) == 20 and len(fooled) >= 18  # the case's own rows cannot tell them apart...
-    for c in range(1, 11):  # ...the generated databases can
-        case = case_by_id(f"sql-{c:02d}")
-        assert not any(grade(case.grader, a).passed for a in load_set()[case.id].wrong)
+    near_misses = [(a.case, a.text) for a in load_set() if a.case.startswith("sql-") and not a.correct]
+    fooled = [a for c, a in near_misses if grade({**case_by_id(c).grader, "suite": None}, a).passed]
+    assert len(near_misses) == 23 and len(fooled) >= 21  # the case's own rows cannot tell them apart...
+    assert not any(grade(case_by_id(c).grader, a).passed for c, a in near_misses)  # ...the generated databases can
     assert grade(own_data_only, "```sql\nSELECT name FROM products WHERE price >= 20\n```").passed
     v = grade(spec, "```sql\nSELECT name FROM products WHERE price >= 20\n```")
     assert not v.passed and "test database" in v.detail
@@ -324,7 +204,11 @@ def test_sql_test_suite_separates_queries_right_only_on_the_case_data():
     tables = spec["suite"]["tables"]
     a, b = generate(tables, 7), generate(tables, 7)
     assert a == b and a != generate(tables, 8)  # seeded: every run grades on the same databases
-    assert {r["category_id"] for r in a["products"]} == {r["id"] for r in a["categories"]}  # `per`: none empty
+    # `per` with rows [0, 3]: some categories have no products and some orders no items, so a query
+    # that differs from the reference only there (sql-03, sql-09, sql-10) is told apart.
+    dbs = [generate(tables, k) for k in range(101, 141)]
+    assert any({r["category_id"] for r in db["products"]} != {r["id"] for r in db["categories"]} for db in dbs)
+    assert any({r["order_id"] for r in db["order_items"]} != {r["id"] for r in db["orders"]} for db in dbs)
     assert len({r["name"] for r in a["customers"]}) == len(a["customers"])  # `pick`: names never repeat
     shuffled = {k: {**t, "columns": dict(reversed(t["columns"].items()))} for k, t in reversed(tables.items())}
     assert generate(shuffled, 7) == a  # the exported spec has its keys sorted: same databases
@@ -363,18 +247,57 @@ def test_differential_tests_compare_exceptions_and_argument_changes(answer, pass
     assert v.passed is passed, v.detail
 
 
-def test_validate_with_a_judge_measures_the_judge_on_the_same_answers():
-    from hubkit.bench.validate import load_set, run
+def test_knapsack_item_names_are_read_case_blind():
+    from hubkit.bench.cases import case_by_id
 
-    class Credulous:  # a judge that finds every rubric point in every answer
-        model = "credulous"
+    spec = case_by_id("plan-08").grader  # plan-08 once failed "Anchor" for "anchor"
+    assert grade(spec, 'Final answer: ["Anchor", "Bell", "flute", "GLOBE", "harp"]').passed
+    assert not grade(spec, 'Final answer: ["anchor", "Anchor", "flute", "globe", "harp"]').passed  # twice
+    assert not grade(spec, 'Final answer: ["anchors", "bell", "flute", "globe", "harp"]').passed
 
-        def __call__(self, prompt, items, answer):
-            assert prompt.strip() and answer.strip()
-            return {"items": {it["id"]: True for it in items}, "reason": "all there"}
 
-    tallies = run(judge=Credulous(), kinds={"rubric"})
-    assert set(tallies) == {("Complex Scenario Analysis", "judge:credulous"), ("Ethical Dilemma", "judge:credulous")}
-    ethics = tallies[("Ethical Dilemma", "judge:credulous")]
-    labelled = sum(len(load_set()[f"eth-{i:02d}"].wrong) for i in range(1, 11))
-    assert ethics.false_fail == 0 and ethics.false_pass == ethics.wrong >= labelled  # every wrong answer passed
+def _labelled(case: str, correct: bool) -> list[str]:
+    from hubkit.bench.validate import load_set
+
+    return [a.text for a in load_set() if a.case == case and a.correct is correct]
+
+
+def test_bench_validate_measures_both_halves_and_keeps_the_card_figures_current(tmp_path):
+    from hubkit.bench.validate import HALVES, answers, coverage, half_of, load_set, run
+    from hubkit.errors import ConfigError
+    from tests.conftest import run_cli
+
+    r = run_cli("bench", "validate", "--check")  # within the goal on both halves, and accuracy.json is current
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Mathematical" in r.stdout and "false pass" in r.stdout and "heldout" in r.stdout
+    assert coverage()["math-01"][0] >= 3  # the reference plus labelled answers
+    # The halves: a stable rule, and both cover every category.
+    assert half_of("cau-01", "x") == half_of("cau-01", "x") == "dev"  # sha256("cau-01\nx")[0] is even
+    assert {half_of("cau-01", str(i)) for i in range(8)} == set(HALVES)
+    from hubkit.bench.cases import case_by_id
+
+    cats = {h: {case_by_id(a.case).category for a in load_set() if a.half == h} for h in HALVES}
+    assert cats["dev"] == cats["heldout"] and len(cats["dev"]) == 10
+    assert all(a.half == "dev" for a in answers() if a.source == "case")  # the cases' own answers were seen
+
+    # A mislabelled set is what a bad grader looks like from here: counted, over the goal; only the
+    # development half's misgraded answers are listed.
+    held = next(f"{i}" for i in range(9) if half_of("math-01", f"{i}") == "heldout")
+    bad = f"answers:\n  - {{case: math-01, correct: ['0'], half: dev}}\n  - {{case: math-01, correct: ['{held}']}}\n"
+    (tmp_path / "bad.yaml").write_text(bad)
+    tallies = run(folder=tmp_path)
+    d, h = tallies[("Mathematical Reasoning", "math", "dev")], tallies[("Mathematical Reasoning", "math", "heldout")]
+    assert (h.right, h.false_fail, h.misgraded) == (1, 1, [])
+    assert d.false_fail == 1 and [m.split(":")[1].strip() for m in d.misgraded] == ["false fail"]
+    # A third source drops in without code changes: a file of held-out answers with its source.
+    (tmp_path / "bad.yaml").write_text(
+        "source: independent\nhalf: heldout\nanswers:\n  - {case: math-01, correct: ['391']}\n"
+    )
+    (a,) = load_set(tmp_path)
+    assert (a.half, a.source, a.correct) == ("heldout", "independent", True)
+    (tmp_path / "bad.yaml").write_text("answers:\n  - {case: math-99, correct: ['1']}\n")
+    with pytest.raises(ConfigError, match="unknown case 'math-99'"):
+        run(folder=tmp_path)
+    (tmp_path / "bad.yaml").write_text("answers:\n  - {case: math-01, correct: ['1'], half: test}\n")
+    with pytest.raises(ConfigError, match="half"):
+        load_set(tmp_path)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -114,13 +116,14 @@ def test_nothing_runs_in_the_graders_process():
 
 
 PROBE = r"""
-import json, os, resource
+import json, os, resource, sys
 seen = {"env": sorted(os.environ), "cwd": os.getcwd(), "files": sorted(os.listdir(".")), "uid": os.getuid(),
-        "as": resource.getrlimit(resource.RLIMIT_AS)[0], "pid": os.getpid()}
+        "as": resource.getrlimit(resource.RLIMIT_AS)[0], "pid": os.getpid(), "version": sys.version}
 try:
     seen["net"] = [line.split(":")[0].strip() for line in open("/proc/self/net/dev").read().splitlines()[2:]]
 except OSError:
     seen["net"] = None
+seen["mounts"] = [(f[4], f[f.index("-") + 1]) for f in (line.split() for line in open("/proc/self/mountinfo"))]
 try:
     open("/tmp/hubkit-probe-outside", "w").close()
     seen["hook"] = False
@@ -130,12 +133,27 @@ print(json.dumps(seen))
 """
 
 
-def test_isolation_labels_are_what_the_answer_observes(monkeypatch):
+@pytest.fixture(params=["as set up here", "without private mounts"])
+def launcher(request, monkeypatch):
+    """The sandbox as this machine sets it up, and as one where no private mount namespace is
+    allowed (where nobody cannot read the interpreter, it must then run as root and say so)."""
+    from hubkit.bench import sandbox
+
+    monkeypatch.setattr(sandbox, "_LAUNCHER", None)
+    if request.param == "without private mounts":
+        monkeypatch.setattr(sandbox, "_hiding_script", lambda *a: None)
+    return request.param
+
+
+def test_isolation_labels_are_what_the_answer_observes(monkeypatch, launcher):
     """Each label the sandbox reports is a layer the code inside can observe, and no more."""
+    from hubkit.bench.sandbox import _interpreter_paths, _reachable
+
     monkeypatch.setenv("HUBKIT_CANARY", "visible-only-outside")
     r = run_python({"main.py": PROBE}, "main.py")
     assert r.ok, r.stderr
     seen = json.loads(r.stdout)
+    tmpfs = {point for point, fstype in seen["mounts"] if fstype == "tmpfs"}
     observed = {
         "clean env": set(seen["env"]) <= {"HOME", "LANG", "PATH", "TMPDIR"},
         "own folder": seen["cwd"].startswith(tempfile.gettempdir()) and seen["files"] == ["_boot.py", "main.py"],
@@ -145,8 +163,32 @@ def test_isolation_labels_are_what_the_answer_observes(monkeypatch):
         "pid namespace": seen["pid"] <= 2,
         "runs as nobody": seen["uid"] == 65534,
     }
+    for label in r.isolation:  # "private mounts (/root hidden)": each named folder is an empty tmpfs there
+        if label.startswith("private mounts ("):
+            observed[label] = set(label[len("private mounts (") : -len(" hidden)")].split(", ")) <= tmpfs
     assert set(r.isolation) == {label for label, held in observed.items() if held}, (r.isolation, seen)
     assert not os.path.exists("/tmp/hubkit-probe-outside")
+    assert seen["version"] == sys.version  # the interpreter's own standard library, not another one
+    if os.geteuid() == 0 and not all(_reachable(p) for p in _interpreter_paths()):
+        # nobody cannot read this interpreter: either the private mounts make it readable, or it runs as root
+        assert ("runs as nobody" in r.isolation) is (launcher == "as set up here")
+
+
+def test_a_sandbox_that_cannot_start_or_import_is_an_environment_error(monkeypatch):
+    from hubkit.bench import sandbox
+    from hubkit.bench.cases import case_by_id
+    from hubkit.bench.graders import GraderUnavailable, grade
+
+    r = run_python({"main.py": "print(1)"}, "main.py", requires=("hubkit_no_such_module",))
+    assert r.env_error.startswith("the sandbox cannot import hubkit_no_such_module: ModuleNotFoundError")
+    r = run_python({"main.py": "import hubkit_no_such_module"}, "main.py")  # the answer's own import: its failure
+    assert r.env_error is None and not r.ok and "ModuleNotFoundError" in r.stderr
+    for broken in (["/nonexistent/launcher"], [shutil.which("false")]):  # missing, or exits before Python starts
+        monkeypatch.setattr(sandbox, "_LAUNCHER", (broken, []))
+        r = run_python({"main.py": "print(1)"}, "main.py")
+        assert r.env_error.startswith("the sandbox did not start"), r
+        with pytest.raises(GraderUnavailable, match=r"python grader: the sandbox did not start.*answer was not graded"):
+            grade(case_by_id("py-01").grader, case_by_id("py-01").reference)
 
 
 @pytest.mark.parametrize(
@@ -170,3 +212,38 @@ def test_boxed_and_fenced_extraction():
     assert last_fenced(text, ("python", "py")) == "print(2)"
     assert last_fenced("no code") is None
     assert strip_reasoning("<think>```python\nbad()\n```</think>```python\ngood()\n```") == "```python\ngood()\n```"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the layout is root's: a venv under a mode-700 home, run as root")
+def test_hubkit_in_a_venv_under_a_private_home_grades_python_as_root(tmp_path):
+    """hubkit installed in a virtual environment nobody can read (root's home, mode 700), run as
+    root: the sandbox drops to nobody, and the harness still imports hypothesis from that venv."""
+    import hypothesis
+    import sortedcontainers
+
+    from tests.conftest import ROOT
+
+    home = tmp_path / "root-home"
+    home.mkdir(mode=0o700)
+    venv = home / "venv"
+    base = getattr(sys, "_base_executable", sys.executable)
+    subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
+    (site,) = venv.glob("lib/python3.*/site-packages")
+    for module in (hypothesis, sortedcontainers):  # what the harness imports lives only in the private venv
+        shutil.copytree(Path(module.__file__).parent, site / module.__name__)
+    for helper in Path(hypothesis.__file__).parent.parent.glob("_hypothesis_*.py"):
+        shutil.copy(helper, site)
+    # The grading process also finds hubkit and its dependencies; the sandbox (-I, a clean env) never
+    # reads PYTHONPATH, so for it the private venv is the only place hypothesis is.
+    shared = str(Path(hypothesis.__file__).parent.parent)
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": f"{ROOT}:{shared}", "HOME": str(home), "OMP_NUM_THREADS": "1"}
+    python = str(venv / "bin" / "python")
+    r = subprocess.run([python, "-m", "hubkit", "bench", "selfcheck"], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=600)  # fmt: skip
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "every reference passes" in r.stdout and "runs as nobody" in r.stdout, r.stdout
+    assert f"private mounts ({home} hidden)" in r.stdout or "private mounts (" in r.stdout, r.stdout
+    # hubkit eval checks each grader kind on a reference answer before it asks any model: it passes here too.
+    code = "from hubkit.bench import cases, evaluate; print(evaluate.preflight(cases.load_cases()))"
+    r = subprocess.run([python, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "'python'" in r.stdout, r.stderr[-3000:]

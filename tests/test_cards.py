@@ -14,7 +14,7 @@ from hubkit import pipeline
 from hubkit.bench.results import Count, ModelResults, Results, case_key, load_results
 from hubkit.cards.lint import lint_card
 from hubkit.cards.render import render_artifact
-from hubkit.config import load_release
+from hubkit.config import ChatEndpoint, load_release
 from hubkit.errors import ConfigError, HubkitError
 from hubkit.pipeline import plan
 from hubkit.workspace import Workspace
@@ -371,8 +371,20 @@ def test_the_benchmark_card_publishes_grader_accuracy_and_the_leaderboard(tmp_pa
     models = ["hubkit-demo/tiny-qwen3-a-distilled", "hubkit-demo/tiny-qwen3-slerp"]
     res = results_for(models, [[12, 10, 4], [18, 10, 15]])
     text = render_artifact(art, tmp_path, rel, res)["README.md"].decode()
-    sql = next(r for r in validate.recorded()["rows"] if r["category"] == "SQL Query Generation")
+    rows = {(r["category"], r["half"]): r for r in validate.recorded()["rows"]}
+    sql = rows[("SQL Query Generation", "heldout")]  # the card publishes the held-out half
     assert f"| SQL Query Generation | sql | {sql['correct'] + sql['wrong']} |" in text
+    causal = rows[("Causal Reasoning (RAG)", "heldout")]
+    share = f"{100 * causal['false_pass'] / causal['wrong']:.1f}% ({causal['false_pass']}/{causal['wrong']})"
+    n = causal["correct"] + causal["wrong"]
+    assert f"| Causal Reasoning (RAG) | conclusion + points (keywords) | {n} | {share} |" in text
+    # With a judge configured, the free-text categories are named by it, unmeasured until it is.
+    judged = rel.model_copy(update={"benchmark": rel.benchmark.model_copy(update={"judge": ChatEndpoint(
+        model="judge-m", base_url="http://127.0.0.1:9/v1")})})  # fmt: skip
+    art_j = next(a for a in all_artifacts(judged) if a.name == "tiny-cmdr-bench")
+    text_j = render_artifact(art_j, tmp_path, judged, res)["README.md"].decode()
+    assert "| Ethical Dilemma | conclusion + points (judge: judge-m) | not measured |" in text_j
+    assert "hubkit bench validate --judge --write" in text_j and "| SQL Query Generation | sql |" in text_j
     assert "| `sql-01`: List the names of all products that cost more than 20. |" in text
     board = text[text.index("## Leaderboard") :]
     assert board.index("tiny-qwen3-slerp") < board.index("tiny-qwen3-a-distilled")  # ranked by overall

@@ -28,7 +28,8 @@ class BenchArtifact(Artifact):
 
     def build(self, ctx: BuildContext) -> None:
         from hubkit.bench.export import export
-        cases = export(ctx.out, self.section.pretty_name or self.name)
+
+        cases = export(ctx.out, self.section.pretty_name or self.name)  # its count was checked at load
         ctx.report(f"{self.name}: exported {len(cases)} cases (parquet, eval.yaml)")
 
     def card_context(self, path: Path) -> dict[str, Any]:
@@ -44,7 +45,7 @@ class BenchArtifact(Artifact):
             "levels": "{} to {}".format(*level_range()),
             "samples": str(b.samples),
             "evaluated": [self.release.model_ref(r) for r in b.evaluate],
-            **grading_context(),
+            **grading_context(b.judge),
         }
 
     def card_data(self, ctx: dict[str, Any]):
@@ -72,36 +73,24 @@ def _one_line(text: str, limit: int = 160) -> str:
     return text.replace("|", "\\|")
 
 
-def _rate(bad: int, total: int) -> str:
-    return f"{100 * bad / total:.1f}% ({bad}/{total})" if total else "n/a"
-
-
-def grading_context() -> dict[str, Any]:
+def grading_context(judge=None) -> dict[str, Any]:
     """Per category: its grader, levels, an example, and the grader's measured accuracy on the
-    labelled answers (`hubkit bench validate --write`), if it was measured on these cases."""
-    from hubkit.bench.cases import grader_kinds, load_cases
-    from hubkit.bench.validate import GOAL, measured_on, recorded
+    held-out labelled answers (hubkit/bench/validate.py: `card`)."""
+    from hubkit.bench.cases import load_cases
+    from hubkit.bench.validate import card
 
-    cases = load_cases()
-    measured, now = recorded(), measured_on()
-    current = measured is not None and {k: measured.get(k) for k in now} == now
-    accuracy = {(r["category"], r["grader"]): r for r in measured["rows"]} if current else {}
-    rows, over = [], []
+    cases, acc = load_cases(), card(judge)
+    rows = []
     for cat in CATEGORIES:
         mine = [c for c in cases if c.category == cat]
         example = min(mine, key=lambda c: c.level)
-        acc = [accuracy[(cat, k)] for k in grader_kinds(cat).split(", ") if (cat, k) in accuracy]
-        fp, wrong = sum(a["false_pass"] for a in acc), sum(a["wrong"] for a in acc)
-        ff, right = sum(a["false_fail"] for a in acc), sum(a["correct"] for a in acc)
         rows.append({
-            "category": cat, "grader": grader_kinds(cat), "cases": str(len(mine)),
-            "levels": f"{min(c.level for c in mine)}-{max(c.level for c in mine)}",
-            "example_id": example.id, "example": _one_line(example.task),
-            "false_pass": _rate(fp, wrong), "false_fail": _rate(ff, right), "labelled": str(wrong + right),
+            "category": cat, "cases": str(len(mine)), "example_id": example.id, "example": _one_line(example.task),
+            "levels": f"{min(c.level for c in mine)}-{max(c.level for c in mine)}", **acc["rows"][cat],
         })  # fmt: skip
-        if any(a["false_pass"] > GOAL * a["wrong"] or a["false_fail"] > GOAL * a["correct"] for a in acc):
-            over.append(cat)
-    return {"grading": rows, "accuracy_current": current, "accuracy_goal": f"{100 * GOAL:.0f}%", "over_goal": over}
+    return {"grading": rows, "accuracy_current": acc["current"], "accuracy_goal": acc["goal"],
+            "over_goal": acc["over_goal"], "not_measured": acc["not_measured"],
+            "judge": judge.model if judge is not None else None}  # fmt: skip
 
 
 def problems(release: Release) -> list[tuple[tuple, str]]:

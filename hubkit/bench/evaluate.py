@@ -3,7 +3,12 @@
 Domain code only: the evaluation artifact (hubkit/artifacts/evaluation.py) decides which
 models and where their journals live. Per-sample records go to one JSONL journal per model
 and setup, named by a fingerprint of the model's content and the setup, so a crash loses
-nothing and a rerun (or another model's rebuild) asks only what is missing.
+nothing and a rerun (or another model's rebuild) asks only what is missing. A configured
+judge's verdicts go to a journal of their own beside them (cached by answer, point and judge).
+
+Before any model is asked, every grader kind the cases use grades a reference answer
+(`preflight`): a grader that cannot run here (a sandbox that cannot start, a judge that does
+not answer) is an error before the run, never a column of failed samples.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hubkit.bench.cases import cases_fingerprint, load_cases
+from hubkit.bench.cases import Case, cases_fingerprint, load_cases
 from hubkit.bench.results import Results
 from hubkit.config import Benchmark
 from hubkit.errors import HubkitError
@@ -28,12 +33,41 @@ class Target:
 def setup(bench: Benchmark) -> dict:
     """Everything about the evaluation that decides its outcomes, except the model."""
     from hubkit.bench.graders import VERSION as GRADERS
+    from hubkit.bench.graders.judge import identity
 
     return {
         "cases": cases_fingerprint(), "samples": bench.samples, "sampling": bench.sampling.model_dump(),
         "backend": bench.backend.kind, "batch_size": bench.backend.batch_size if bench.backend.kind == "transformers"
-        else None, "judge": bench.judge.identity() if bench.judge else None, "graders": GRADERS,
+        else None, "judge": identity(bench.judge) if bench.judge else None, "graders": GRADERS,
     }  # fmt: skip
+
+
+def graders(judge_model: str | None) -> dict[str, str]:
+    """Category -> the grader behind its numbers (free-text categories: keywords or the judge)."""
+    from hubkit.bench import CATEGORIES
+    from hubkit.bench.graders import label
+
+    cases = load_cases()
+    return {cat: ", ".join(sorted({label(c.grader["kind"], judge_model) for c in cases if c.category == cat}))
+            for cat in CATEGORIES}  # fmt: skip
+
+
+def preflight(cases: list[Case] | tuple[Case, ...], judge=None) -> list[str]:
+    """Grade one reference answer per grader kind the cases use; raise if a grader cannot run
+    or fails it. Returns the kinds checked."""
+    from hubkit.bench.graders import grade
+
+    first: dict[str, Case] = {}
+    for c in sorted(cases, key=lambda c: c.level):
+        first.setdefault(c.grader["kind"], c)
+    for kind, case in sorted(first.items()):
+        v = grade(case.grader, case.reference, judge=judge, prompt=case.message())  # GraderUnavailable propagates
+        if not v.passed:
+            raise HubkitError(
+                f"grader {kind} fails the reference answer of {case.id} ({v.detail[:120]}); it cannot grade "
+                "here: run `hubkit bench selfcheck` to see why"
+            )
+    return sorted(first)
 
 
 def evaluate(bench: Benchmark, benchmark_repo: str, targets: list[Target], journals: Path,
@@ -48,9 +82,11 @@ def evaluate(bench: Benchmark, benchmark_repo: str, targets: list[Target], journ
         raise HubkitError(f"benchmark.cases is {bench.cases}, but CMDR-Bench has {len(cases)} cases")
     judge = None
     if bench.judge:
-        from hubkit.bench.graders.rubric import Judge
+        from hubkit.bench.graders.judge import Judge, identity
 
-        judge = Judge(bench.judge)
+        judge = Judge(bench.judge, journal=journals / f"judge-{fingerprint(identity(bench.judge))[:12]}.jsonl")
+    checked = preflight(cases, judge)
+    report(f"evaluate: graders ready ({', '.join(checked)}: each passes a reference answer)")
     files, prints = {}, {}
     n = bench.samples
     with Progress(transient=True) as bar:
@@ -70,4 +106,5 @@ def evaluate(bench: Benchmark, benchmark_repo: str, targets: list[Target], journ
             files[t.repo_id], prints[t.repo_id] = job.out, fp
     source = f"hubkit eval ({bench.backend.kind}, {n} sample(s) per case, " + \
              ", ".join(f"{k}={v}" for k, v in bench.sampling.model_dump().items()) + ")"  # fmt: skip
-    return results_from_jsonl(files, benchmark_repo, source, prints), files
+    judged = graders(bench.judge.model if bench.judge else None)
+    return results_from_jsonl(files, benchmark_repo, source, prints, judged), files

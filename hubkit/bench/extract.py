@@ -18,6 +18,25 @@ _HEDGE = re.compile(
 )
 
 
+# British spellings and their American forms, as one spelling (colour/color, realise/realize,
+# centre/center, programme/program): applied to both sides of a comparison.
+_SPELLING = [
+    (re.compile(r"(?<=[a-z]{2})our(?=[a-z]*\b)"), "or"),
+    (re.compile(r"(?<=[a-z]{3})is(e|es|ed|ing|er|ers|ation|ations)\b"), r"iz\1"),
+    (re.compile(r"(?<=[a-z]{2})ys(e|es|ed|ing)\b"), r"yz\1"),
+    (re.compile(r"(?<=[a-z]{2})([bt])re(s?)\b"), r"\1er\2"),
+    (re.compile(r"(?<=gram)me(s?)\b"), r"\1"),
+]
+
+
+def spelling(text: str) -> str:
+    """Lower case, British spellings in their American form: one spelling for both variants."""
+    text = text.lower()
+    for pattern, repl in _SPELLING:
+        text = pattern.sub(repl, text)
+    return text
+
+
 def strip_reasoning(text: str) -> str:
     """The answer part of `text`, by hubkit's one reasoning splitter (hubkit.llm.reasoning)."""
     return split_reasoning(text)[1]

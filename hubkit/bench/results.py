@@ -52,6 +52,9 @@ class Results(BaseModel):
     fingerprints: dict[str, str] = Field(default_factory=dict)  # model -> the eval setup that produced it
     # Cases behind each category (a published table says; hubkit's own results list their cases).
     cases_per_category: int | None = Field(default=None, gt=0)
+    # category -> the grader that produced its numbers (hubkit's own evaluation; e.g. whether a judge
+    # or keywords read the points of free-text answers). Cards fall back to the cases' graders.
+    graders: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _complete(self) -> Results:

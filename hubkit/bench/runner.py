@@ -206,8 +206,10 @@ def run(
     return len(todo)
 
 
-def results_from_jsonl(files: dict[str, Path], benchmark: str, source: str, fingerprints: dict[str, str]) -> Results:
-    """Aggregate graded samples into the Results schema (counts per category, outcomes per case)."""
+def results_from_jsonl(files: dict[str, Path], benchmark: str, source: str, fingerprints: dict[str, str],
+                       graders: dict[str, str] | None = None) -> Results:  # fmt: skip
+    """Aggregate graded samples into the Results schema (counts per category, outcomes per case;
+    `graders`: category -> the grader that produced its numbers)."""
     models = []
     for model, path in files.items():
         rows = {(row["case"], row["sample"]): row for row in records(path)}
@@ -224,4 +226,4 @@ def results_from_jsonl(files: dict[str, Path], benchmark: str, source: str, fing
         categories = {c: Count(passed=p, total=t) for c, (p, t) in counts.items()}
         models.append(ModelResults(model=model, categories=categories, cases=cases, truncated=truncated))
     return Results(benchmark=benchmark, source=source, categories=list(CATEGORIES), models=models,
-                   fingerprints=fingerprints)  # fmt: skip
+                   fingerprints=fingerprints, graders=graders or {})  # fmt: skip

@@ -6,19 +6,29 @@ Layers, each covering what the others might miss:
   every process the code starts dies with it;
 - resource limits: CPU seconds, address space, file size, open files (and processes when
   not root); a wall-clock timeout that kills the whole process group;
-- as root, the code runs as `nobody`;
+- as root, the code runs as `nobody`; when `nobody` cannot read the interpreter's own files
+  (hubkit in a virtual environment under root's home, mode 700), a private mount namespace
+  hides each unreadable ancestor (e.g. /root) behind an empty tmpfs and mounts the
+  interpreter's folders back, read-only, at their own paths; where no mount namespace is
+  allowed, the code runs as root and the labels say so (`launcher()` decides once);
 - a Python audit hook, installed before the code runs, that refuses writes outside the
   folder, sockets, new processes, signals and ctypes.
-Nothing from the answer runs in the grader's own process.
+Nothing from the answer runs in the grader's own process. A sandbox that cannot start, or
+cannot import what the harness needs (`requires`), is reported as `env_error`: the grader's
+environment is broken, which is not a verdict on the answer.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import json
 import os
 import resource
+import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -27,9 +37,22 @@ from pathlib import Path
 
 NOBODY = 65534
 
-# Runs first in the child: installs the audit hook, then the answer's main file.
+BOOTED = "HUBKIT-BOOTED"  # the child's first words on stderr: the sandbox started
+NEEDS = "HUBKIT-CANNOT-IMPORT"  # what the child says, and exits 3 with, when a required module is missing
+
+# Runs first in the child: says it started, imports what the harness needs, installs the audit
+# hook, then runs the answer's main file.
 _BOOT = r"""
 import os, sys
+sys.stderr.write("HUBKIT-BOOTED\n")
+sys.stderr.flush()
+for _name in __REQUIRES__:
+    try:
+        __import__(_name)
+    except Exception as _exc:  # the grader's environment, not the answer: reported apart
+        sys.stderr.write(f"\nHUBKIT-CANNOT-IMPORT {_name}: {type(_exc).__name__}: {_exc}\n")
+        sys.stderr.flush()
+        os._exit(3)
 ROOT = os.path.realpath(os.getcwd())
 WRITE = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 DENY = {"socket.__new__", "socket.connect", "socket.bind", "socket.getaddrinfo", "socket.sendto",
@@ -108,6 +131,7 @@ class RunResult:
     timed_out: bool
     isolation: list[str] = field(default_factory=list)
     proved: bool = False  # run with proof=True: the main file reached its last statement
+    env_error: str | None = None  # the sandbox did not start, or could not import what was required
 
     @property
     def ok(self) -> bool:
@@ -135,14 +159,122 @@ def _namespaces() -> list[str]:
 _NS: list[str] | None = None
 
 
+def _reachable(path: Path, read: bool = True) -> bool:
+    """Whether user nobody can reach `path` (search every folder on the way) and list it."""
+    path = Path(os.path.realpath(path))
+    for d in [*reversed(path.parents), path]:
+        try:
+            st = d.stat()
+        except OSError:
+            return False
+        shift = 6 if st.st_uid == NOBODY else 3 if st.st_gid == NOBODY else 0
+        want = (stat.S_IXOTH | (stat.S_IROTH if read and d == path else 0)) << shift
+        if st.st_mode & want != want:
+            return False
+    return True
+
+
+def _interpreter_paths() -> list[Path]:
+    """The folders the sandboxed interpreter reads: its prefixes, its binary's folder, and the
+    entries of its own sys.path (asked of the interpreter, run as the sandbox runs it)."""
+    found = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.realpath(sys.executable)), os.path.dirname(sys.executable)}  # fmt: skip
+    probe = subprocess.run([sys.executable, "-I", "-c", "import json, sys; print(json.dumps(sys.path))"],
+                           capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, timeout=30)  # fmt: skip
+    if probe.returncode == 0:
+        found |= {p if os.path.isdir(p) else os.path.dirname(p) for p in json.loads(probe.stdout) if p}
+    paths = sorted({Path(os.path.realpath(p)) for p in found if p and os.path.isdir(p)})
+    return [p for p in paths if not any(q != p and q in p.parents for q in paths)]  # outermost only
+
+
+def _blocked(path: Path) -> Path:
+    """The outermost folder on the way to `path` that nobody cannot search (e.g. /root)."""
+    for d in [*reversed(path.parents), path]:
+        if not _reachable(d, read=False):
+            return d
+    return path
+
+
+def _hiding_script(needed: list[Path], stage: Path) -> tuple[str, list[Path]] | None:
+    """A shell script that, in a private mount namespace, hides each folder nobody cannot search
+    behind an empty tmpfs and mounts `needed` back read-only at its own path (None if a needed
+    folder is unreadable even then, or the temp folder would be hidden)."""
+    hidden = sorted({_blocked(p) for p in needed if not _reachable(p)})
+    hidden = [h for h in hidden if not any(o != h and o in h.parents for o in hidden)]
+    if any(not _reachable(p) and _blocked(p) == p for p in needed):
+        return None  # the folder itself is closed: no mount makes it readable
+    temp = Path(os.path.realpath(tempfile.gettempdir()))
+    if any(h == temp or h in temp.parents or h == Path("/") for h in hidden):
+        return None
+    lines = ["set -e"]
+    under = [p for p in needed if any(h == p or h in p.parents for h in hidden)]
+    for i, p in enumerate(under):
+        (stage / str(i)).mkdir(exist_ok=True)
+        lines.append(f"mount --bind {shlex.quote(str(p))} {stage / str(i)}")
+    lines += [f"mount -t tmpfs -o mode=755,size=64k hubkit-hidden {shlex.quote(str(h))}" for h in hidden]
+    for i, p in enumerate(under):
+        q = shlex.quote(str(p))
+        lines += [f"mkdir -p {q}", f"mount --bind {stage / str(i)} {q}", f"mount -o remount,bind,ro {q}"]
+    return "\n".join([*lines, "unset PWD OLDPWD SHLVL", 'exec "$@"']), hidden  # the shell's own variables stay out
+
+
+_LAUNCHER: tuple[list[str], list[str]] | None = None
+
+
+def launcher() -> tuple[list[str], list[str]]:
+    """(the command prefix that contains a run, the isolation layers it applies), decided once
+    per process: namespaces where available; as root, a drop to nobody, with a private mount
+    namespace when nobody cannot otherwise read the interpreter, and as root with neither."""
+    global _LAUNCHER
+    if _LAUNCHER is not None:
+        return _LAUNCHER
+    ns = _namespaces()
+    layers = ["no network (netns)", "pid namespace"] if ns else []
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or not setpriv:
+        _LAUNCHER = (ns, layers)
+        return _LAUNCHER
+    drop = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+    needed = _interpreter_paths()
+    if all(_reachable(p) for p in needed):
+        _LAUNCHER = ([*ns, *drop], [*layers, "runs as nobody"])
+        return _LAUNCHER
+    stage = Path(tempfile.mkdtemp(prefix="hubkit-stage-"))
+    atexit.register(shutil.rmtree, stage, ignore_errors=True)
+    plan = _hiding_script(needed, stage)
+    if plan and ns and (mount := ns[:1] + ["--mount"] + [a for a in ns[1:] if a != "--map-root-user"]):
+        script, hidden = plan
+        prefix = [*mount, "sh", "-c", script, "hubkit-sandbox", *drop]
+        probe = [*prefix, sys.executable, "-I", "-c", "import sys"]
+        try:
+            ok = subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            ok = False
+        if ok:
+            hides = ", ".join(map(str, hidden))
+            _LAUNCHER = (prefix, [*layers, "runs as nobody", f"private mounts ({hides} hidden)"])
+            return _LAUNCHER
+    # Nobody cannot read the interpreter and no private mount namespace is allowed: the run
+    # keeps every other layer, as root; "runs as nobody" is absent from its labels.
+    _LAUNCHER = (ns, layers)
+    return _LAUNCHER
+
+
+def describe() -> str:
+    """The layers a run gets here, in a line (what `bench selfcheck` prints)."""
+    _, layers = launcher()
+    return ", ".join(["clean env", "own folder", *layers, "rlimits", "audit hook"])
+
+
 def run_python(files: dict[str, str], main: str, *, limits: Limits = Limits(), stdin: str = "",
-               proof: bool = False) -> RunResult:  # fmt: skip
+               proof: bool = False, requires: tuple[str, ...] = ()) -> RunResult:  # fmt: skip
     """Write `files` into a fresh folder and run `main` there under the sandbox.
 
     `proof`: exit codes are not trusted (code can `sys.exit(0)` or `os._exit(0)` before the
     checks run). The main file's last statement `sys.audit("hubkit.done")` prints a per-run
     nonce, which only that statement, at the main file's top level, can reveal; the result's
-    `proved` says whether it appeared.
+    `proved` says whether it appeared. `requires`: modules the child imports before any of
+    the files runs; one that is missing is an `env_error`, not a failed run.
     """
     import secrets
 
@@ -155,20 +287,16 @@ def run_python(files: dict[str, str], main: str, *, limits: Limits = Limits(), s
                 raise ValueError(f"sandbox file outside its folder: {name}")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
-        (root / "_boot.py").write_text(_BOOT.replace("__PROOF__", str(proof)))
+        boot = _BOOT.replace("__PROOF__", str(proof)).replace("__REQUIRES__", repr(tuple(requires)))
+        (root / "_boot.py").write_text(boot)
         as_root = os.geteuid() == 0
-        if as_root:
+        prefix, layers = launcher()
+        if "runs as nobody" in layers:
             for p in [root, *root.rglob("*")]:
                 os.chown(p, NOBODY, NOBODY)
         # Each layer is named as it is applied: the labels say what this run really had.
-        isolation = ["clean env", "own folder"]  # env= and cwd= of the Popen below
-        cmd = [*_namespaces()]
-        if cmd:
-            isolation += ["no network (netns)", "pid namespace"]
-        if as_root and (setpriv := shutil.which("setpriv")):
-            cmd += [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-            isolation.append("runs as nobody")
-        isolation += ["rlimits", "audit hook"]  # contain() below; _boot.py installs the hook first
+        isolation = ["clean env", "own folder", *layers, "rlimits", "audit hook"]  # env=, cwd=, contain(), _boot.py
+        cmd = list(prefix)
 
         def contain() -> None:
             os.setsid()
@@ -183,10 +311,13 @@ def run_python(files: dict[str, str], main: str, *, limits: Limits = Limits(), s
 
         cmd += [sys.executable, "-I", "-B", str(root / "_boot.py"), main]
         env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "TMPDIR": str(root), "LANG": "C.UTF-8"}
-        proc = subprocess.Popen(
-            cmd, cwd=root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            preexec_fn=contain, text=True,
-        )  # fmt: skip
+        try:
+            proc = subprocess.Popen(
+                cmd, cwd=root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                preexec_fn=contain, text=True,
+            )  # fmt: skip
+        except OSError as exc:  # the launcher itself is missing or not executable
+            return RunResult(None, "", "", False, isolation, env_error=f"the sandbox did not start: {exc}")
         try:
             out, err = proc.communicate(f"{nonce}\n{stdin}" if proof else stdin, timeout=limits.wall_s)
             timed_out = False
@@ -196,7 +327,14 @@ def run_python(files: dict[str, str], main: str, *, limits: Limits = Limits(), s
             timed_out = True
         proved = proof and f"\nHUBKIT-DONE {nonce}\n" in out
         out = out.replace(f"\nHUBKIT-DONE {nonce}\n", "\n") if proof else out
-        return RunResult(proc.returncode, out[-20000:], err[-20000:], timed_out, isolation, proved)
+        started = err.startswith(BOOTED + "\n")
+        err = err.removeprefix(BOOTED + "\n")
+        env_error = None
+        if not started and not timed_out:
+            env_error = f"the sandbox did not start: {(err.strip().splitlines() or ['no output'])[-1][:200]}"
+        elif proc.returncode == 3 and f"\n{NEEDS} " in err:
+            env_error = "the sandbox cannot import " + err.rsplit(f"\n{NEEDS} ", 1)[1].strip().splitlines()[0][:200]
+        return RunResult(proc.returncode, out[-20000:], err[-20000:], timed_out, isolation, proved, env_error)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -26,7 +26,7 @@ def results_context(results: Results, repo_id: str | None) -> dict[str, Any]:
         for m in models:
             lo, hi = results.interval(m, cat)
             cells.append(f"{pct(results.rate(m, cat))} ({pct(lo)}-{pct(hi)})")
-        rows.append({"category": cat, "grader": grader_kinds(cat), "cells": cells})
+        rows.append({"category": cat, "grader": results.graders.get(cat) or grader_kinds(cat), "cells": cells})
     overall = []
     for m in models:
         lo, hi = results.interval(m)

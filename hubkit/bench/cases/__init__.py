@@ -36,13 +36,11 @@ class Case(BaseModel):
     def _phrases_are_strings(self) -> Case:
         """YAML 1.1 turns bare yes/no/22:00 into bools and ints; phrases must stay text."""
         g = self.grader
-        rubric = g.get("items", []) if g.get("kind") == "rubric" else []
-        groups = [it.get("any", []) for it in rubric] + list(g.get("required", []))
-        groups += [
-            g.get("forbidden", []),
-            g.get("checks", {}).get("must_include", []),
-            g.get("checks", {}).get("forbid", []),
-        ]
+        if g.get("kind") == "conclusion":  # its schema checks its phrases (and that the answer is an option)
+            from hubkit.bench.graders.conclusion import Spec
+
+            Spec.model_validate(g)
+        groups = [g.get("checks", {}).get("must_include", []), g.get("checks", {}).get("forbid", [])]
         if bad := [p for group in groups for p in group if not isinstance(p, str)]:
             raise ValueError(f"grader phrases must be strings, got {bad!r} (quote them in YAML)")
         return self
@@ -71,6 +69,21 @@ class _File(BaseModel):
     cases: list[_CaseIn]
 
 
+def _one_line(exc: ValueError) -> str:
+    """A validation error as one line: where in the grader spec, and what."""
+    from pydantic import ValidationError
+
+    while isinstance(exc, ValidationError) and exc.errors():
+        e = exc.errors()[0]
+        inner = (e.get("ctx") or {}).get("error")
+        if isinstance(inner, ValidationError):  # the grader's own schema, raised inside the case's
+            exc = inner
+            continue
+        where = ".".join(str(p) for p in e["loc"])
+        return f"{where}: {e['msg']}" if where else e["msg"]
+    return str(exc).splitlines()[-1]
+
+
 @lru_cache(maxsize=1)
 def load_cases(folder: Path = HERE) -> tuple[Case, ...]:
     """All cases, in category order then level; checked for completeness (10 x levels 1-10)."""
@@ -83,15 +96,20 @@ def load_cases(folder: Path = HERE) -> tuple[Case, ...]:
             problems.append(f"{path}: category: {f.category!r} is not a CMDR-Bench category")
         for c in f.cases:
             try:
-                prompt = f"{f.preamble.strip()}\n\n{c.prompt.strip()}" if f.preamble else c.prompt
                 grader = {**f.grader, **c.grader}
+                task = c.prompt.strip()
+                if grader.get("kind") == "conclusion":  # the line to finish with, from the grader's own spec
+                    from hubkit.bench.graders.conclusion import instruction
+
+                    task = f"{task}\n\n{instruction(grader)}"
+                prompt = f"{f.preamble.strip()}\n\n{task}" if f.preamble else task
                 if grader.get("differential"):  # generated inputs are compared with the reference fix
                     grader["reference"] = c.reference
-                fields = {**c.model_dump(), "prompt": prompt, "task": c.prompt.strip(), "category": f.category,
+                fields = {**c.model_dump(), "prompt": prompt, "task": task, "category": f.category,
                           "grader": grader}  # fmt: skip
                 cases.append(Case(**fields))
             except ValueError as exc:
-                problems.append(f"{path}: {c.id}: {str(exc).splitlines()[-1]}")
+                problems.append(f"{path}: {c.id}: {_one_line(exc)}")
     ids = [c.id for c in cases]
     problems += [f"duplicate case id {i}" for i in sorted({i for i in ids if ids.count(i) > 1})]
     for cat in CATEGORIES:
@@ -104,9 +122,13 @@ def load_cases(folder: Path = HERE) -> tuple[Case, ...]:
     return tuple(sorted(cases, key=lambda c: (order[c.category], c.level)))
 
 
-def grader_kinds(category: str) -> str:
-    """The grader kind(s) behind a category's pass rate, e.g. "sql" or "facts"."""
-    return ", ".join(sorted({c.grader["kind"] for c in load_cases() if c.category == category})) or "unknown"
+def grader_kinds(category: str, judge_model: str | None = None) -> str:
+    """The grader(s) behind a category's pass rate as cards name them, e.g. "sql" or
+    "conclusion + points (keywords)" ("(judge: <model>)" when a judge reads the points)."""
+    from hubkit.bench.graders import label
+
+    kinds = {c.grader["kind"] for c in load_cases() if c.category == category}
+    return ", ".join(sorted(label(k, judge_model) for k in kinds)) or "unknown"
 
 
 def level_range() -> tuple[int, int]:

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from hubkit.bench.graders.base import Verdict
+from hubkit.bench.graders.base import GraderUnavailable, Verdict
 
-__all__ = ["NO_ANSWER", "VERSION", "Verdict", "grade", "grade_result"]
+__all__ = ["KINDS", "NO_ANSWER", "VERSION", "GraderUnavailable", "Verdict", "grade", "grade_result", "label"]
 
 NO_ANSWER = "no-answer"
 # Part of every evaluation's fingerprint: bump it when a grader's verdicts change, so results
 # graded the old way are never mixed with new ones. 2: proof-of-completion and strict
 # comparisons for Python, the case's prompt sent to the judge. 3: SQL test databases, differential
 # tests comparing exceptions and argument changes, the writing grader reading the writing,
-# markdown-blind facts, lowest terms.
-VERSION = 3
+# markdown-blind facts, lowest terms. 4: free-text cases graded by an exact conclusion line and
+# required points (keywords with negation, unicode and synonyms, or a judge per point); item
+# names of knapsack answers read case-blind; a grader that cannot run is an error, not a verdict.
+VERSION = 4
 
 
 def grade_result(spec: dict[str, Any], result, judge=None, prompt: str = "") -> Verdict:
@@ -29,18 +31,27 @@ def grade_result(spec: dict[str, Any], result, judge=None, prompt: str = "") -> 
     return grade(spec, result.content, judge=judge, prompt=prompt)
 
 
-def grade(spec: dict[str, Any], response: str, judge=None, prompt: str = "") -> Verdict:
-    """Dispatch on `spec["kind"]`; a configured LLM `judge` decides rubric cases, given the
-    case's `prompt` (the message the model answered)."""
-    from hubkit.bench.graders import constraints, facts, math, python_code, rubric, sql, verifier
+KINDS = ("conclusion", "constraints", "math", "python", "sql", "verifier")
 
-    kinds = {
-        "sql": sql, "python": python_code, "math": math, "constraints": constraints,
-        "facts": facts, "verifier": verifier, "rubric": rubric,
-    }  # fmt: skip
+
+def grade(spec: dict[str, Any], response: str, judge=None, prompt: str = "") -> Verdict:
+    """Dispatch on `spec["kind"]`; a configured LLM `judge` decides the points of free-text
+    (conclusion) cases, given the case's `prompt` (the message the model answered)."""
+    from importlib import import_module
+
     kind = spec.get("kind")
-    if kind not in kinds:
-        raise ValueError(f"unknown grader kind {kind!r} (known: {', '.join(sorted(kinds))})")
-    if kind == "rubric" and judge is not None:
-        return rubric.grade(spec, response, judge=judge, prompt=prompt)
-    return kinds[kind].grade(spec, response)
+    if kind not in KINDS:
+        raise ValueError(f"unknown grader kind {kind!r} (known: {', '.join(KINDS)})")
+    module = import_module(f"hubkit.bench.graders.{'python_code' if kind == 'python' else kind}")
+    if kind == "conclusion":
+        return module.grade(spec, response, judge=judge, prompt=prompt)
+    return module.grade(spec, response)
+
+
+def label(kind: str, judge_model: str | None = None) -> str:
+    """How cards name a grader kind (free-text cases say whether keywords or a judge read the points)."""
+    if kind == "conclusion":
+        from hubkit.bench.graders.conclusion import label as conclusion_label
+
+        return conclusion_label(judge_model)
+    return kind

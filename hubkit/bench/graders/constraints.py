@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from hubkit.bench.extract import fenced, strip_reasoning
+from hubkit.bench.extract import fenced, spelling, strip_reasoning
 from hubkit.bench.graders.base import Verdict
 
 _SUFFIXES = r"(?:s|es|ed|d|ing|y|ier|iest|er|ers|ly)?"
@@ -22,22 +22,16 @@ _EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(\S.*?\S|\S)\1")
 _TYPES = {"string": str, "list[string]": list, "integer": int, "number": (int, float), "boolean": bool}
 
 
-def _spelling(text: str) -> str:
-    """One spelling for British and American variants (colour/color, realise/realize)."""
-    text = re.sub(r"(?<=[a-z]{2})our(?=s?\b)", "or", text.lower())
-    return re.sub(r"(?<=[a-z]{3})is(e|es|ed|ing)\b", r"iz\1", text)
-
-
 def _mentions(text: str, word: str, inflected: bool = True) -> bool:
     """The word, or (inflected) its forms: rain/rains/rainy/raining, sun/sunny, shine/shining."""
-    w = _spelling(word)
+    w = spelling(word)
     if not inflected:
-        return bool(re.search(rf"\b{re.escape(w)}(?:s|es)?\b", _spelling(text)))
+        return bool(re.search(rf"\b{re.escape(w)}(?:s|es)?\b", spelling(text)))
     if w.endswith("e"):  # shine: shines, shined, shining, shiny; not "shin"
         form = re.escape(w[:-1]) + r"(?:e(?:s|d|r|rs|ly)?|ing|ed|er|ers|y)"
     else:  # sun: suns, sunny; rain: rainy, raining
         form = re.escape(w) + f"{re.escape(w[-1])}?{_SUFFIXES}"
-    return bool(re.search(rf"\b{form}\b", _spelling(text)))
+    return bool(re.search(rf"\b{form}\b", spelling(text)))
 
 
 def _words(text: str) -> list[str]:

@@ -4,18 +4,20 @@ Passing means the tests ran to their last line and compared real values: the exi
 not trusted (`sys.exit(0)` or `os._exit(0)` in the answer would make it 0), the sandbox's
 per-run nonce must come back (see `run_python(proof=True)`), and every `assert a == b`,
 `!=`, `in`, `not in` of the tests is rewritten to a type-strict comparison, so a returned
-object whose `__eq__` always says True compares unequal.
+object whose `__eq__` always says True compares unequal. A sandbox that cannot start or import
+the harness's own modules raises GraderUnavailable: no verdict, whatever the answer.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+import sys
 from typing import Any
 
 from hubkit.bench.extract import answer_segment, fenced, strip_reasoning
-from hubkit.bench.graders.base import Verdict
-from hubkit.bench.sandbox import Limits, run_python
+from hubkit.bench.graders.base import GraderUnavailable, Verdict
+from hubkit.bench.sandbox import Limits, describe, run_python
 
 # Defined after the answer's `from solution import *`, so the answer cannot replace them.
 STRICT = '''
@@ -133,7 +135,14 @@ def grade(spec: dict[str, Any], response: str) -> Verdict:
     limits = Limits(wall_s=float(spec.get("timeout_s", 10)), cpu_s=int(spec.get("cpu_s", 5)))
     reference = _fix(spec["reference"]) if spec.get("differential") else None
     files = {"solution.py": code, "hidden_tests.py": harness(spec["tests"], spec.get("differential"), reference)}
-    r = run_python(files, "hidden_tests.py", limits=limits, proof=True)
+    requires = ("hypothesis",) if spec.get("differential") else ()
+    r = run_python(files, "hidden_tests.py", limits=limits, proof=True, requires=requires)
+    if r.env_error:
+        raise GraderUnavailable(
+            f"python grader: {r.env_error}; the answer was not graded. Fix the environment the sandbox runs "
+            f"(it runs {sys.executable} with {describe()}): install hubkit where user nobody can read it, "
+            "or allow unshare --mount, or run as a non-root user"
+        )
     if r.timed_out:
         return Verdict(False, "python", "timed out")
     if r.returncode != 0:

@@ -65,8 +65,9 @@ def generate(tables: dict[str, Any], seed: int) -> dict[str, list[dict[str, Any]
     to), so the spec's key order does not matter: the exported spec, keys sorted, gives the same
     databases.
 
-    A table with `per: parent` gets `rows: [lo, hi]` rows for each parent row (every order has
-    items, every category products); otherwise `rows: [lo, hi]` in all.
+    A table with `per: parent` gets `rows: [lo, hi]` rows for each parent row (`[0, 3]`: some
+    orders have no items, some categories no products); otherwise `rows: [lo, hi]` in all. A
+    table that refers to an empty one gets no rows.
     """
     rng = random.Random(seed)
     ids: dict[str, list[int]] = {}
@@ -79,7 +80,9 @@ def generate(tables: dict[str, Any], seed: int) -> dict[str, list[dict[str, Any]
         t = todo.pop(name)
         columns = sorted(t["columns"].items())
         rows, used = [], {c: set() for c, _ in columns}
-        for parent in ids[t["per"]] if "per" in t else [None]:
+        refs = [rule["ref"] for _, rule in columns if isinstance(rule, dict) and "ref" in rule]
+        empty = any(not ids[r] for r in refs)  # nothing to refer to (every category empty): no rows
+        for parent in [] if empty else ids[t["per"]] if "per" in t else [None]:
             for _ in range(rng.randint(*t["rows"])):
                 n = len(rows)
                 rows.append({c: _value(rule, rng, n, parent, ids, used[c]) for c, rule in columns})

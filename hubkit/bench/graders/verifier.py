@@ -3,7 +3,7 @@
 - `assignment`: a mapping of variables to values satisfying every constraint (Python
   expressions written by the case author, evaluated with the answer's values as names).
 - `path`: a route through a weighted graph from start to goal, valid and of optimal cost.
-- `knapsack`: a set of item names within the capacity whose value is the optimum.
+- `knapsack`: a set of item names (case-blind) within the capacity whose value is the optimum.
 """
 
 from __future__ import annotations
@@ -67,8 +67,10 @@ def _knapsack(spec: dict[str, Any], answer: Any) -> list[str]:
     items = spec["items"]
     if not isinstance(answer, list) or not all(isinstance(x, str) for x in answer):
         return ["expected a list of item names"]
-    if unknown := [x for x in answer if x not in items]:
+    names = {k.casefold(): k for k in items}  # "Anchor" names the anchor
+    if unknown := [x for x in answer if x.strip().casefold() not in names]:
         return [f"unknown item {x!r}" for x in unknown]
+    answer = [names[x.strip().casefold()] for x in answer]
     if len(set(answer)) != len(answer):
         return ["an item is chosen twice"]
     weight = sum(items[x][0] for x in answer)

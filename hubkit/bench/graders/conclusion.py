@@ -1,0 +1,169 @@
+"""Free-text cases (causal, science, scenario, ethics): a conclusion checked exactly, then points.
+
+The prompt ends with the line the answer must give (`instruction`, built from the spec, so the
+prompt and the grader cannot disagree): `Main cause: <one of the listed options>`. The last
+line of the visible answer that starts with the label is the conclusion; it must be exactly one
+option (case, markdown, quotes, a final full stop and British spelling aside; a reason may follow
+after a dash, colon or bracket, if it names no other option and hedges nothing). A missing line,
+a value that is not an option ("pump failure or tank leak", "probably no") and an earlier line
+naming another option (a hedge) fail, and so does the wrong option, whatever else the answer says.
+
+Then the explanation (the answer without its conclusion lines) must make the case's points
+(`need` of them; all by default) and none of its `contradictions`. With a judge, each point is
+judged on its own (graders/judge.py); without one, by the phrasings each point lists
+(graders/keywords.py).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from hubkit.bench.extract import spelling, strip_reasoning
+from hubkit.bench.graders.base import Verdict
+from hubkit.bench.graders.keywords import asserted, normalise
+
+
+class Conclusion(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    label: str = Field(pattern=r"^[A-Za-z][A-Za-z' ]*$")
+    options: list[str] = Field(min_length=2)
+    answer: str
+
+    @model_validator(mode="after")
+    def _answer_is_an_option(self) -> Conclusion:
+        keys = [_value(o) for o in self.options]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"conclusion options must differ: {self.options}")
+        if _value(self.answer) not in keys:
+            raise ValueError(f"conclusion answer {self.answer!r} is not one of the options {self.options}")
+        return self
+
+
+class Point(BaseModel):
+    """What a correct explanation must state: `point` for a judge, `any` for the keyword matcher."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(pattern=r"^[a-z_]+$")
+    point: str
+    any: list[str] = Field(min_length=1)
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: str = "conclusion"
+    conclusion: Conclusion
+    points: list[Point] = Field(min_length=1)
+    need: int | None = Field(default=None, ge=1)  # points to meet; default all
+    contradictions: list[Point] = Field(default_factory=list)  # claims that fail the answer
+
+    @model_validator(mode="after")
+    def _need_fits(self) -> Spec:
+        if self.need is not None and self.need > len(self.points):
+            raise ValueError(f"need is {self.need}, but there are {len(self.points)} points")
+        ids = [p.id for p in [*self.points, *self.contradictions]]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"point ids must differ: {ids}")
+        return self
+
+
+def instruction(spec: dict[str, Any]) -> str:
+    """The sentence the prompt ends with: the exact lines the answer may finish with."""
+    c = Spec.model_validate(spec).conclusion
+    lines = [f"`{c.label}: {o}`" for o in c.options]
+    return f"Finish with one of these lines, exactly as written: {', '.join(lines[:-1])} or {lines[-1]}."
+
+
+def _value(text: str) -> str:
+    """An option or a conclusion as compared: case, markdown, quotes, articles and a final stop aside."""
+    text = spelling(unicodedata.normalize("NFKC", text))
+    text = re.sub(r"(?<=\w)-(?=\w)", " ", re.sub(r"[*_`\"'\u201c\u201d\[\]]", "", text))
+    text = re.sub(r"[\s.!;,]+$", "", text.strip())
+    return re.sub(r"^(?:the|a|an)\s+", "", " ".join(text.split()))
+
+
+# After the option, a reason may follow ("no - both follow the heat", "Plan B (it reaches 30
+# million)"), but not a hedge or a second option ("no, unless...", "pump failure or a leak").
+_REASON = re.compile(r"^(?:\s*[-\u2013\u2014:;,(]|\s+(?:because|since|as)\b)")
+_HEDGE = re.compile(
+    r"\b(?:or|maybe|possibly|probably|perhaps|unless|if|either|partly|partially|might|could|depends?|"
+    r"also|too|plus|and)\b"
+)
+
+
+def _option(options: list[str], said: str) -> str | None:
+    """The option a conclusion line names, or None (not an option, or hedged)."""
+    value = _value(said)
+    keys = {_value(o): o for o in options}
+    if value in keys:
+        return keys[value]
+    for key in sorted(keys, key=len, reverse=True):
+        tail = value[len(key) :]
+        if value.startswith(key) and _REASON.match(tail):
+            named = "|".join(re.escape(k) for k in keys if k != key)
+            kept = re.sub(rf"\b(?:not|no|rather than|instead of)\s+(?:(?:the|a|an)\s+)?(?:{named})\b", "", tail)
+            others = re.search(rf"\b(?:{named})\b", kept)  # another option named, and not to deny it
+            return None if others or _HEDGE.search(kept) else keys[key]
+    return None
+
+
+def _lines(spec: Spec, visible: str) -> list[re.Match]:
+    label = r"\s+".join(map(re.escape, spec.conclusion.label.lower().split()))
+    pattern = re.compile(rf"(?im)^[ \t>*#_`-]*{label}[ \t*_`]*[:\uff1a][ \t*_`]*(.*?)[ \t]*$")
+    return list(pattern.finditer(unicodedata.normalize("NFKC", visible)))
+
+
+def read_conclusion(spec: Spec, visible: str) -> tuple[str | None, str]:
+    """(the option concluded, or None; why not)."""
+    found = _lines(spec, visible)
+    if not found:
+        return None, f"no '{spec.conclusion.label}:' line"
+    said = [_option(spec.conclusion.options, m.group(1)) for m in found]
+    if said[-1] is None:
+        return None, f"'{spec.conclusion.label}: {found[-1].group(1)[:60]}' is not one of the options"
+    if len({s for s in said if s is not None}) > 1:
+        return None, f"hedged: {' / '.join(sorted({s for s in said if s}))}"
+    return said[-1], ""
+
+
+def explanation(spec: Spec, visible: str) -> str:
+    """The answer without its conclusion lines: what the points are looked for in."""
+    for m in reversed(_lines(spec, visible)):
+        visible = visible[: m.start()] + visible[m.end() :]
+    return visible
+
+
+def grade(spec: dict[str, Any], response: str, judge=None, prompt: str = "") -> Verdict:
+    s = Spec.model_validate(spec)
+    who = f"conclusion+judge:{judge.model}" if judge is not None else "conclusion+keywords"
+    visible = strip_reasoning(response)
+    said, why = read_conclusion(s, visible)
+    if said is None:
+        return Verdict(False, who, f"conclusion: {why}")
+    if _value(said) != _value(s.conclusion.answer):
+        return Verdict(False, who, f"conclusion: {said!r}, expected {s.conclusion.answer!r}")
+    text = explanation(s, visible)
+    if judge is not None:
+        if not prompt.strip():
+            raise ValueError("a judge grades an answer against its task: pass the case's prompt")
+        verdicts = judge.judge(prompt, text, [p.point for p in [*s.points, *s.contradictions]])
+        met = [p.id for p, v in zip(s.points, verdicts, strict=False) if v]
+        claimed = [p.id for p, v in zip(s.contradictions, verdicts[len(s.points) :], strict=True) if v]
+    else:
+        norm = normalise(text)
+        met = [p.id for p in s.points if asserted(p.any, norm)]
+        claimed = [p.id for p in s.contradictions if asserted(p.any, norm)]
+    need = s.need or len(s.points)
+    missing = [p.id for p in s.points if p.id not in met]
+    problems = ([f"points {len(met)}/{len(s.points)} (need {need}; missing {', '.join(missing)})"]
+                if len(met) < need else []) + [f"contradicts: {c}" for c in claimed]  # fmt: skip
+    detail = "; ".join(problems) or f"conclusion {said!r}; points {len(met)}/{len(s.points)}"
+    return Verdict(not problems, who, f"conclusion {said!r}; {detail}" if problems else detail)
+
+
+def label(judge_model: str | None) -> str:
+    """How a card names this grader."""
+    return f"conclusion + points (judge: {judge_model})" if judge_model else "conclusion + points (keywords)"

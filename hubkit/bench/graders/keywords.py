@@ -1,0 +1,132 @@
+"""The deterministic point matcher: is a point asserted in an answer, in one of the phrasings it lists?
+
+A point lists alternatives (`any`); an alternative is one or more terms joined by ` & `, all of
+which must be asserted in one sentence (` && ` joins groups that may stand in different
+sentences); a term is one or more phrasings joined by `|`; a term written `~term` must instead
+be *denied* there ("not the fertilizer", "a leak was ruled out"), and `?term` only mentioned,
+either way ("no chips for five weeks" mentions the chips). A phrasing matches at a word start;
+each of its words of four letters or more also matches longer forms ("overheat": overheated,
+overheating), shorter ones only their inflections ("fix": fixed, fixing; "no" is not "not").
+
+Both sides are read the same way first: unicode folded (NFKC: CO₂ is CO2), lower case,
+markdown emphasis dropped, British spelling in its American form, hyphens as spaces, "30 %"
+and "30 percent" as "30%". A mention denied in its clause does not assert it: a negation cue
+before it in the clause ("not", "no", "never", "rather than", "ruled out", "n't", ...) or a
+denying predicate right after it ("a leak was ruled out", "the euro played no part"). A bare
+list of keywords ("Refraction, reflection, dispersion, raindrops.") asserts nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from hubkit.bench.extract import spelling, strip_reasoning
+
+_BEFORE = re.compile(
+    r"(?<!\w)(?:not(?! only| just)|no|never|neither|nor|without|\w*n't|rather than|instead of|as opposed to|"
+    r"ruled? out|rules out|ruling out|exclud\w*|unlikely|cannot|nothing to do with|irrelevant|unrelated|"
+    r"regardless of|free of)(?!\w)"
+)
+_DENIED_AFTER = (
+    r"(?:(?:was|were|is|are|has been|had been|have been|can be|could be|would be|will be|be|seems?|appears?|"
+    r"(?:could|would|might|may|can|will|must|should)(?: have)?)\s+)?"
+    r"(?:not\b|never\b|n't\b|ruled out|excluded|unlikely|irrelevant|unrelated|innocent|cleared|"
+    r"\w+n't\b|did not|does not|do not|had no|has no|have no|"
+    r"played no|plays no|made no|makes no|had nothing|has nothing|no factor|no part|no role|not a factor|"
+    r"to be ruled out)"
+)
+_AFTER = re.compile(r"^\W*" + _DENIED_AFTER)
+# Looser, for `~term`: "the fertilizer switch can be ruled out" denies the fertilizer.
+_AFTER_LOOSE = re.compile(r"^\W*(?:[a-z0-9']+\s+){0,3}?" + _DENIED_AFTER)
+# Where a negation's reach ends: punctuation, arrows, and the conjunctions that start a new claim
+# ("the tank did not leak, and the pump stopped"; "it didn't rain until the valve failed").
+_CLAUSE_END = re.compile(
+    r"[.;:!?\n,()\u2013\u2014]|\s-+\s|->|\u2192|=>|\b(?:but|however|whereas|while|although|and|because|since|so|"
+    r"which|then|when|after|until|once|yet)\b"
+)
+# A negation cue reaches no further than the next modal verb either ("tests that were never re-run
+# could kill people": the killing is asserted).
+_SCOPE_END = re.compile(_CLAUSE_END.pattern + r"|\b(?:could|would|might|may|can|will|must|should)\b(?!')")
+# A negated verb of weighing leaves its object standing: "efficiency doesn't justify unlawful bias"
+# still names the bias; "poverty does not excuse plagiarism" still names the plagiarism.
+_NOT_DENYING = re.compile(
+    r"(?:\w*n't|not|cannot|never)\s+(?:justify|justifies|excuse|excuses|outweigh|outweighs|override|overrides|"
+    r"trump|trumps|beat|beats|change|changes|erase|erases|undo|undoes|cancel|cancels|make up for|mean|means)\b"
+)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# A bare list of keywords ("Pump, bearing, overheated, tank, drained."): four or more items of at
+# most two words each. It names things without stating anything, so nothing in it is asserted.
+_ITEMS = re.compile(r"\s*[,;/]\s*|\s+(?:and|or)\s+")
+_MARKUP = re.compile(r"\*\*|__|~~|[*`#>]")
+
+
+def normalise(text: str) -> str:
+    """Text as the matcher reads it (see the module docstring)."""
+    text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'")
+    text = _MARKUP.sub("", text)
+    text = re.sub(r"(?<=\w)-(?=\w)", " ", text)
+    text = re.sub(r"(\d)\s*(?:%|percent\b|per cent\b)", r"\1%", spelling(text))
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 30,000 is 30000
+    return re.sub(r"[ \t]+", " ", text)
+
+
+def answer_text(response: str) -> str:
+    """The visible answer (reasoning stripped), normalised."""
+    return normalise(strip_reasoning(response))
+
+
+@lru_cache(maxsize=4096)
+def _phrase(phrase: str) -> re.Pattern:
+    words = normalise(phrase).split()
+    parts = []
+    for w in words:
+        e = re.escape(w)
+        if len(w) >= 4 and w.isalpha():
+            parts.append(e + r"[a-z]*")
+        elif w.isalpha():  # fix: fixes, fixed, fixing; cut: cutting; not "no" in "not"
+            parts.append(e + re.escape(w[-1]) + r"?(?:s|es|d|ed|ing|er|ers)?(?![a-z0-9])")
+        else:
+            parts.append(e + r"(?:s|es)?(?![a-z0-9])")
+    return re.compile(r"(?<![a-z0-9])" + r"[^\w.,;:!?\n]+".join(parts))
+
+
+def _denied(sentence: str, start: int, end: int, loose: bool) -> bool:
+    before = _NOT_DENYING.sub(" ", _SCOPE_END.split(sentence[:start])[-1])
+    after = _CLAUSE_END.split(sentence[end:], maxsplit=1)[0]
+    return bool(_BEFORE.search(before) or (_AFTER_LOOSE if loose else _AFTER).search(after))
+
+
+def _term(sentence: str, term: str) -> bool:
+    """One term in one sentence: a phrasing asserted (`~term`: denied; `?term`: mentioned either way)."""
+    mode = term[0] if term[:1] in "~?" else ""
+    for phrasing in term.lstrip("~?").split("|"):
+        if not phrasing.strip():
+            continue
+        for m in _phrase(phrasing.strip()).finditer(sentence):
+            if mode == "?" or _denied(sentence, m.start(), m.end(), loose=mode == "~") == (mode == "~"):
+                return True
+    return False
+
+
+def keyword_list(sentence: str) -> bool:
+    items = [i for i in _ITEMS.split(re.sub(r"^[^:]{0,30}:\s*|[.!?\s]+$", "", sentence.strip())) if i.strip()]
+    return len(items) >= 4 and all(len(i.split()) <= 2 for i in items)
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences (and lines) of normalised text, bare keyword lists left out."""
+    return [s for s in _SENTENCE.split(text) if s.strip() and not keyword_list(s)]
+
+
+def asserted(alternatives: list[str], text: str) -> str | None:
+    """The first alternative asserted in normalised `text`, or None. Terms joined by ` & ` must
+    hold in one sentence; groups joined by ` && ` each somewhere in the text (a list spread over
+    bullet lines: "sunlight && water && carbon dioxide")."""
+    parts = sentences(text)
+    for alt in alternatives:
+        groups = [[t.strip() for t in g.split(" & ")] for g in alt.split(" && ")]
+        if all(any(all(_term(s, t) for t in terms) for s in parts) for terms in groups):
+            return alt
+    return None

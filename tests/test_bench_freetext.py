@@ -1,0 +1,237 @@
+"""Free-text cases (causal, science, scenario, ethics): the conclusion line is checked exactly, the
+points are read by keywords (negation, unicode, synonyms) or by a judge one point at a time."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from hubkit.bench.cases import case_by_id
+from hubkit.bench.graders import grade
+from hubkit.bench.graders.keywords import asserted, normalise
+
+PUMP = case_by_id("cau-01")
+EXPLAINED = "The main pump stopped after its bearing overheated, so nothing refilled the tank."
+
+
+@pytest.mark.parametrize(("line", "passed"), [
+    ("Main cause: pump failure", True),
+    ("**Main cause:** Pump failure.", True),
+    ("Main cause: `pump failure`", True),
+    ("main cause: pump failure - the bearing overheated", True),  # a reason after the option
+    ("Main cause: pump failure, not a tank leak", True),  # another option named only to deny it
+    ("Main cause: tank leak", False),  # the wrong option, whatever the explanation says
+    ("Main cause: pump failure or tank leak", False),  # hedges
+    ("Main cause: pump failure, possibly a tank leak", False),
+    ("Main cause: pump failure and power cut", False),
+    ("Main cause: pump failure (or a leak)", False),
+    ("Main cause: probably pump failure", False),
+    ("Main cause: the pump", False),  # not one of the options
+    ("Final answer: pump failure", False),  # not the line the prompt asks for
+    ("", False),  # no line at all
+    ("Main cause: tank leak\nMain cause: pump failure", False),  # two conclusions
+    ("<think>Main cause: pump failure</think>", False),  # only in the reasoning
+])  # fmt: skip
+def test_the_conclusion_line_is_checked_exactly(line, passed):
+    v = grade(PUMP.grader, f"{EXPLAINED}\n{line}")
+    assert v.passed is passed, v.detail
+    assert v.grader == "conclusion+keywords"
+
+
+def test_the_prompt_lists_the_lines_the_grader_accepts():
+    msg = PUMP.message()
+    assert msg.rstrip().endswith(
+        "Finish with one of these lines, exactly as written: `Main cause: pump failure`, "
+        "`Main cause: tank leak` or `Main cause: power cut`."
+    )
+
+
+# Answers of the kinds that fooled the keyword graders before v3, each with the case it answers.
+TRICKS = [
+    # The right keywords around the wrong conclusion.
+    ("eth-01", "I'd contact the owner through the ID card and post the wallet back, but keep the cash as a reward; "
+               "honesty matters.\nDecision: keep the cash", False),
+    ("eth-05", "Safety, lives, documentation, escalation to leadership: all noted. Ship it now to beat the "
+               "competitor.\nDecision: sign off and ship", False),
+    ("scen-09", "The subsidy exists, the remote towns matter and fuel can be renegotiated, but cutting the "
+                "routes is simplest.\nDecision: Plan A", False),
+    # Hedges and extra causes.
+    ("cau-10", "The strike cut the chips and the X2 missed the promotion.\n"
+               "Root cause: supplier strike and new CEO", False),
+    ("cau-04", "Hot weather drives both.\nVerdict: not really", False),
+    # A negated list: the right line over an explanation that denies every point.
+    ("cau-01", "The pump did not stop, the bearing did not overheat, and nothing stopped refilling the tank.\n"
+               "Main cause: pump failure", False),
+    # A bare keyword list with the right line.
+    ("sci-04", "Refraction, reflection, dispersion, raindrops, Sun behind.\nSun position: behind you", False),
+    # Paraphrases, counterfactuals stated positively, rejections stated with "not" / "identical".
+    ("cau-03", "The bridge closure forced a detour, so the ride got much longer.\nMain cause: bridge closure", True),
+    ("cau-07", "No: an open valve would have sent the surplus into the retention basin, and the street would "
+               "have stayed dry.\nVerdict: no", True),
+    ("cau-08", "Age explains it: the drug X patients were younger, and at the same age recovery was "
+               "identical.\nVerdict: no", True),
+    ("cau-05", "The frost hit the blossoms before pollination. It wasn't the fertiliser: the old-fertiliser "
+               "rows lost just as much.\nMain cause: late frost", True),
+    ("scen-04", "Merchants fear lost trade and residents want quiet; trial it with a bus lane and measure "
+                "footfall.\nDecision: run a trial with a bus lane", True),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "answer", "passed"), TRICKS)
+def test_answers_that_fooled_keyword_graders(case, answer, passed):
+    v = grade(case_by_id(case).grader, answer)
+    assert v.passed is passed, v.detail
+
+
+def test_unicode_formulas_and_british_spelling_are_read():
+    sci = case_by_id("sci-01").grader
+    assert grade(sci, "Plants use sunlight, water and CO₂, and give off O₂.\nGas released: oxygen").passed
+    assert grade(sci, "Sunlight, H₂O and CO₂ go in.\n**Gas released:** Oxygen").passed
+    assert normalise("CO₂ and the colour of the centre, 30 per cent") == "co2 and the color of the center, 30%"
+    assert grade(case_by_id("sci-09").grader, "Stress builds on the locked fault until the rocks slip.\n"
+                 "Point above the focus: epicenter").passed  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "met"), [
+    ("The pump stopped.", True),
+    ("It was not a leak: the pump stopped.", True),
+    ("The tank did not leak, and the pump stopped.", True),
+    ("The pump never stopped.", False),
+    ("It is not true that the pump stopped.", False),
+    ("Pump, stopped, tank, drained.", False),  # a keyword list asserts nothing
+])  # fmt: skip
+def test_keywords_read_negation_in_both_directions(text, met):
+    assert (asserted(["pump & stop"], normalise(text)) is not None) is met
+
+
+@pytest.mark.parametrize(("text", "denied"), [
+    ("A leak was ruled out.", True),
+    ("The fertilizer switch can be ruled out.", True),
+    ("It was not the fertilizer.", True),
+    ("The fertilizer caused it.", False),
+])  # fmt: skip
+def test_a_point_can_ask_for_a_denial(text, denied):
+    assert (asserted(["~leak|fertilizer"], normalise(text)) is not None) is denied
+
+
+class _JudgeServer:
+    """An OpenAI-compatible judge on a free port: met when the criterion's first word is in the answer."""
+
+    def __init__(self, reply=None):
+        self.asked: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.asked.append(body)
+                prompt = body["messages"][0]["content"]
+                answer = prompt.split("# Answer\n", 1)[1].split("\n\n# Criterion", 1)[0]
+                criterion = prompt.split("# Criterion\n", 1)[1].split("\n\n# Instructions", 1)[0]
+                met = criterion.split()[0].lower() in answer.lower()
+                content = reply or json.dumps({"explanation": "checked", "criteria_met": met})
+                out = json.dumps({"choices": [{"message": {"content": content}, "finish_reason": "stop"}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
+
+    def close(self):
+        self.server.shutdown()
+
+
+SPEC = {"kind": "conclusion", "conclusion": {"label": "Verdict", "options": ["yes", "no"], "answer": "no"},
+        "points": [{"id": "heat", "point": "Heat is named as the common cause.", "any": ["heat"]},
+                   {"id": "may", "point": "May is when sales rise without accidents.", "any": ["may"]}]}  # fmt: skip
+
+
+def test_a_judge_reads_each_point_on_its_own_and_its_verdicts_are_journaled(tmp_path, monkeypatch):
+    from hubkit.bench.graders.judge import Judge, identity
+    from hubkit.config import ChatEndpoint
+
+    monkeypatch.setenv("HUBKIT_TEST_JUDGE_KEY", "sk-test-judge-key")
+    server = _JudgeServer()
+    try:
+        endpoint = ChatEndpoint(model="judge-model", base_url=server.url, api_key_env="HUBKIT_TEST_JUDGE_KEY")
+        journal = tmp_path / "judge.jsonl"
+        judge = Judge(endpoint, journal=journal)
+        task = "Does ice cream cause accidents?"
+        answer = "<think>heat heat</think>Heat drives both; in May sales rise alone.\nVerdict: no"
+        v = grade(SPEC, answer, judge=judge, prompt=task)
+        assert v.passed and v.grader == "conclusion+judge:judge-model" and judge.asked == 2
+        bodies = server.asked
+        assert len(bodies) == 2 and all(b["model"] == "judge-model" and b["temperature"] == 0 for b in bodies)
+        criteria = sorted(b["messages"][0]["content"].split("# Criterion\n")[1].split("\n")[0] for b in bodies)
+        assert criteria == ["Heat is named as the common cause.", "May is when sales rise without accidents."]
+        first = bodies[0]["messages"][0]["content"]
+        assert first.startswith("Your job is") and f"# Task\n{task}\n" in first
+        assert "heat heat" not in first and "Verdict: no" not in first  # no reasoning; the conclusion line apart
+        # The conclusion is checked exactly before any judge is asked.
+        assert not grade(SPEC, "Heat drives both.\nVerdict: yes", judge=judge, prompt=task).passed
+        assert judge.asked == 2
+        # Cached: the same answer asks nothing; a new judge object resumes from the journal.
+        grade(SPEC, answer, judge=judge, prompt=task)
+        again = Judge(endpoint, journal=journal)
+        assert grade(SPEC, answer, judge=again, prompt=task).passed and again.asked == 0 and len(server.asked) == 2
+        rows = [json.loads(line) for line in journal.read_text().splitlines()]
+        assert len(rows) == 2 and {"key", "met", "explanation", "criterion"} <= rows[0].keys()
+        assert "sk-test-judge-key" not in journal.read_text()
+        # One point not met fails the answer.
+        assert not grade(SPEC, "Heat drives both.\nVerdict: no", judge=judge, prompt=task).passed
+        with pytest.raises(ValueError, match="pass the case's prompt"):
+            grade(SPEC, "Heat, in May.\nVerdict: no", judge=Judge(endpoint))
+        # The judge's model and template are part of what the evaluation fingerprints.
+        other = endpoint.model_copy(update={"model": "other-judge"})
+        assert identity(endpoint) != identity(other) and identity(endpoint)["template"]
+    finally:
+        server.close()
+
+
+def test_a_judge_reply_that_is_not_a_verdict_is_an_error_not_a_failed_answer(monkeypatch):
+    from hubkit.bench.graders.judge import Judge
+    from hubkit.config import ChatEndpoint
+    from hubkit.errors import HubkitError
+
+    server = _JudgeServer(reply="I think it is fine.")
+    try:
+        judge = Judge(ChatEndpoint(model="chatty", base_url=server.url, max_retries=0))
+        with pytest.raises(HubkitError, match=r"benchmark\.judge \(chatty\): not a verdict"):
+            grade(SPEC, "Heat, in May.\nVerdict: no", judge=judge, prompt="Q?")
+    finally:
+        server.close()
+
+
+def test_bench_validate_judge_measures_the_configured_judge(demo_config, tmp_path, monkeypatch):
+    """`hubkit bench validate --judge` grades the free-text labelled answers with the config's judge."""
+    import yaml
+
+    from hubkit.bench import validate
+    from tests.conftest import run_cli
+
+    server = _JudgeServer()
+    try:
+        data = yaml.safe_load(demo_config.read_text())
+        data["benchmark"]["judge"] = {"model": "word-judge", "base_url": server.url}
+        demo_config.write_text(yaml.safe_dump(data, sort_keys=False))
+        config = demo_config
+        monkeypatch.setattr(validate, "JUDGE_ACCURACY", tmp_path / "judge-accuracy.json")
+        r = run_cli("bench", "validate", "--judge", "--write", "-c", str(config))
+        assert "conclusion + points (judge: word-judge)" in r.stdout, r.stdout + r.stderr
+        assert "Mathematical" not in r.stdout and server.asked  # only the free-text cases, by the judge
+        written = json.loads((tmp_path / "judge-accuracy.json").read_text())
+        assert written["judge"]["endpoint"]["model"] == "word-judge"
+        assert {row["half"] for row in written["rows"]} == {"dev", "heldout"}
+        r = run_cli("bench", "validate", "--judge", "--check", "-c", str(config))
+        assert r.returncode == 2 and "--check" in r.stderr
+    finally:
+        server.close()
