@@ -34,6 +34,9 @@ EXPLAINED = "The main pump stopped after its bearing overheated, so nothing refi
     ("", False),  # no line at all
     ("Main cause: tank leak\nMain cause: pump failure", False),  # two conclusions
     ("<think>Main cause: pump failure</think>", False),  # only in the reasoning
+    ("Main cause: pump failure\n\nActually, on reflection, it was the leak.", False),  # taken back after it
+    ("Main cause: pump failure\n\nThough a tank leak is the likelier story.", False),  # another option after it
+    ("Main cause: pump failure\n\nHope this helps.", True),  # a closing remark takes nothing back
 ])  # fmt: skip
 def test_the_conclusion_line_is_checked_exactly(line, passed):
     v = grade(PUMP.grader, f"{EXPLAINED}\n{line}")
@@ -235,3 +238,17 @@ def test_bench_validate_judge_measures_the_configured_judge(demo_config, tmp_pat
         assert r.returncode == 2 and "--check" in r.stderr
     finally:
         server.close()
+
+
+@pytest.mark.parametrize(("text", "is_list"), [
+    ("Pump, bearing, overheated, tank, drained.", True),
+    ("storm, tree, 11 kV line, Northgate, substation, hospital, generator", True),  # items of up to three words
+    ("Key points: delay, two weeks, billing errors, customer trust, single point of failure, bus factor", True),
+    ("Sunlight, water, carbon dioxide and chlorophyll are needed.", False),  # a list inside a statement
+    ("The bridge closed, the bus was rerouted, the trip took 50 minutes, and attendance fell.", False),
+    ("Bridge shut -> long detour -> fewer pupils", False),  # a causal chain, not a list
+])  # fmt: skip
+def test_a_list_of_keywords_states_nothing(text, is_list):
+    from hubkit.bench.graders.keywords import keyword_list
+
+    assert keyword_list(normalise(text)) is is_list

@@ -20,7 +20,9 @@ NO_ANSWER = "no-answer"
 # markdown-blind facts, lowest terms. 4: free-text cases graded by an exact conclusion line and
 # required points (keywords with negation, unicode and synonyms, or a judge per point); item
 # names of knapsack answers read case-blind; a grader that cannot run is an error, not a verdict.
-VERSION = 4
+# 5: a conclusion taken back after its line fails; a keyword list with longer items asserts
+# nothing; distractor claims of six free-text cases.
+VERSION = 5
 
 
 def grade_result(spec: dict[str, Any], result, judge=None, prompt: str = "") -> Verdict:

@@ -116,8 +116,16 @@ def _lines(spec: Spec, visible: str) -> list[re.Match]:
     return list(pattern.finditer(unicodedata.normalize("NFKC", visible)))
 
 
+# Words that take a conclusion back ("Actually, on reflection, I would close instead").
+_RETRACT = re.compile(
+    r"\b(?:actually|on (?:second|further) thought|on reflection|scratch that|i take (?:that|it) back|"
+    r"changed? my mind|correction)\b"
+)
+
+
 def read_conclusion(spec: Spec, visible: str) -> tuple[str | None, str]:
-    """(the option concluded, or None; why not)."""
+    """(the option concluded, or None; why not). The prompt asks the answer to finish with the
+    line: what follows it may not name another option or take it back."""
     found = _lines(spec, visible)
     if not found:
         return None, f"no '{spec.conclusion.label}:' line"
@@ -126,6 +134,10 @@ def read_conclusion(spec: Spec, visible: str) -> tuple[str | None, str]:
         return None, f"'{spec.conclusion.label}: {found[-1].group(1)[:60]}' is not one of the options"
     if len({s for s in said if s is not None}) > 1:
         return None, f"hedged: {' / '.join(sorted({s for s in said if s}))}"
+    after = _value(visible[found[-1].end() :]).lower()
+    others = [re.escape(_value(o).lower()) for o in spec.conclusion.options if o != said[-1]]
+    if after and (_RETRACT.search(after) or re.search(rf"\b(?:{'|'.join(others)})\b", after)):
+        return None, f"taken back after the '{spec.conclusion.label}:' line: {after[:60]!r}"
     return said[-1], ""
 
 

@@ -110,9 +110,24 @@ def _term(sentence: str, term: str) -> bool:
     return False
 
 
+# A sentence that states something has a verb; a list of keywords, however long its items, has
+# none of these (the commonest verbs of the explanations CMDR-Bench asks for).
+_VERB = re.compile(
+    r"\b(?:is|are|was|were|be|been|being|has|have|had|do|does|did|will|would|can|could|should|must|may|might|"
+    r"need|needs|needed|cause[sd]?|caus\w*|led|leads?|made|makes?|keeps?|kept|stopp\w*|fell|falls?|rose|rises?|"
+    r"gives?|gave|takes?|took|goes|went|means?|meant|shows?|showed|happen\w*|become|became|[a-z]+ed)\b"
+)
+
+
 def keyword_list(sentence: str) -> bool:
-    items = [i for i in _ITEMS.split(re.sub(r"^[^:]{0,30}:\s*|[.!?\s]+$", "", sentence.strip())) if i.strip()]
-    return len(items) >= 4 and all(len(i.split()) <= 2 for i in items)
+    """Four or more short items and no verb: it names things without stating anything ("Storm,
+    tree, 11 kV line, substation, generator"; "Key points: delay, billing errors, trust, ...")."""
+    body = re.sub(r"^[^:]{0,30}:\s*|[.!?\s]+$", "", sentence.strip())
+    items = [i for i in _ITEMS.split(body) if i.strip()]
+    if len(items) < 4 or any(len(i.split()) > 5 for i in items):
+        return False
+    return all(len(i.split()) <= 2 for i in items) or (
+        sum(len(i.split()) for i in items) / len(items) <= 2.5 and not _VERB.search(body))
 
 
 def sentences(text: str) -> list[str]:
