@@ -259,13 +259,12 @@ def test_an_answer_depends_on_its_own_seed_not_on_its_batch(tiny):
 def test_a_model_that_answers_every_case_right_scores_100_with_a_chart(tmp_path, samples):
     """References served by the scripted teacher through the OpenAI-compatible backend: 100% in
     every category, intervals ending at 100, a chart and a card table, at 1 and at 11 samples."""
-    from hubkit.cards.charts import grouped_bars
-    from hubkit.testing.teacher import BackgroundTeacher, Options
-
     from hubkit.bench import CATEGORIES
     from hubkit.bench.evaluate import Target, evaluate
     from hubkit.cards.render import results_context
+    from hubkit.charts import grouped_bars
     from hubkit.config import Benchmark
+    from hubkit.offline.teacher import BackgroundTeacher, Options
 
     cases = load_cases() if samples == 1 else [c for c in load_cases() if c.level == 1]  # 11 x 10 cases: N/N = 11/11
     with BackgroundTeacher(Options(answers={c.message(): c.reference for c in cases})) as t:
@@ -295,12 +294,11 @@ def test_a_model_that_answers_every_case_right_scores_100_with_a_chart(tmp_path,
 def test_a_grader_that_cannot_run_stops_the_evaluation_before_any_model_is_asked(tmp_path, monkeypatch):
     import shutil
 
-    from hubkit.testing.teacher import BackgroundTeacher
-
     from hubkit.bench import sandbox
     from hubkit.bench.evaluate import Target, evaluate
     from hubkit.bench.graders import GraderUnavailable
     from hubkit.config import Benchmark
+    from hubkit.offline.teacher import BackgroundTeacher
 
     monkeypatch.setattr(sandbox, "_LAUNCHER", ([shutil.which("false")], []))  # a sandbox that cannot start
     with BackgroundTeacher() as t:

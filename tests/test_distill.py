@@ -445,7 +445,7 @@ def test_prompt_files_in_every_format_and_their_wrong_inputs(tmp_path):
     assert len(set(ids)) == 2 and all(i.startswith("p-") for i in ids)  # ids from the text when none is given
     wrong = {
         "empty.jsonl": ('{"prompt": "ok?"}\n{"prompt": "  "}\n', "row 2: 'prompt' is empty or not text"),
-        "dup.jsonl": ('{"id": "x", "prompt": "a?"}\n{"id": "x", "prompt": "b?"}\n', "id 'x' appears more than once"),
+        "dup.jsonl": ('{"id": "x", "prompt": "a?"}\n{"id": "x", "prompt": "b?"}\n', "id 'x' is already used"),
         "num.jsonl": ('{"prompt": 5}\n', "row 1: 'prompt' is empty or not text"),
         "bad.jsonl": ('{"prompt": "a?"\n', "cannot read prompts"),
         "p.txt": ("What?\n", "prompts must be .jsonl, .csv or .parquet"),

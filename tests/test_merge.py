@@ -303,7 +303,7 @@ def test_demo_merge_artifact_builds_loads_and_has_card_inputs(trained_demo, tmp_
 @pytest.fixture(scope="module")
 def trio(tiny_pair, tmp_path_factory) -> dict[str, object]:
     """The tiny pair and a third model of the same shape as the base the task-vector methods need."""
-    from hubkit.testing import save_tiny_qwen3
+    from hubkit.offline import save_tiny_qwen3
 
     return {**tiny_pair, "base": save_tiny_qwen3(tmp_path_factory.mktemp("base") / "base", seed=3, layers=9)}
 
@@ -749,7 +749,7 @@ def test_demo_students_merge_with_other_methods_and_the_card_names_it(trained_de
     from hubkit.cards.lint import lint_release
     from hubkit.cards.render import render_artifact
     from hubkit.config import load_release
-    from hubkit.graph import Graph
+    from hubkit.pipeline import plan
     from hubkit.workspace import Workspace
 
     demo = copy_demo(trained_demo, tmp_path / "demo")
@@ -770,7 +770,7 @@ def test_demo_students_merge_with_other_methods_and_the_card_names_it(trained_de
     assert (folder / "mergekit_config.yml").read_text() == (demo / "configs" / "merge" / config).read_text()
     assert json.loads((folder / "merge_lint.json").read_text())["method"] == method
 
-    art = Graph(rel, ws).nodes["tiny-qwen3-slerp"]
+    art = plan(rel, ws).nodes["tiny-qwen3-slerp"]
     text = render_artifact(art, folder, rel, None)["README.md"].decode()
     card = ModelCard(text)
     assert card.data.tags == ["mergekit", "merge", method, "hubkit"]
