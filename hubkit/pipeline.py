@@ -128,7 +128,7 @@ def _build(graph: Graph, targets: list[str] | None, *, force: bool, report: Repo
             from hubkit.hub import jobs
 
             report(f"{name}: building as a Hugging Face Job ({why})")
-            jobs.build(graph, name, endpoint, report)
+            jobs.build(graph, name, endpoint, report, force=force)
         else:
             report(f"{name}: building ({why})")
             _build_one(graph, name, report)

@@ -66,8 +66,8 @@ def test_a_job_runs_its_command_with_its_environment_and_hidden_secrets(hub, api
     secret = "job-secret-value-0123456789"
     code = ("import os; print('env', os.environ['GREETING']); print('secret length', len(os.environ['TOKEN']));"
             "print('home', os.environ['HOME'] == os.getcwd())")  # fmt: skip
-    job = api.run_job(image="python:3.12", command=[PY, "-c", code], env={"GREETING": "hello"},
-                      secrets={"TOKEN": secret}, namespace="acme", flavor="cpu-basic", labels={"team": "x"})  # fmt: skip
+    job = api.run_job(image="python:3.12", command=[PY, "-c", code], env={"GREETING": "hello"}, namespace="acme",
+                      secrets={"TOKEN": secret}, flavor="cpu-basic", labels={"team": "x"})  # fmt: skip
     assert job.status.stage in ("SCHEDULING", "RUNNING") and job.owner.name == "acme"
     assert job.url == f"{hub.url}/jobs/acme/{job.id}"
     logs = list(api.fetch_job_logs(job_id=job.id, namespace="acme", follow=True))  # streams until the end
@@ -101,7 +101,8 @@ def test_a_job_past_its_timeout_is_stopped_and_says_so(hub, api):
 
 def test_cancel_stops_a_running_job_and_its_children(hub, api, tmp_path):
     marker = tmp_path / "child.pid"
-    code = f"import subprocess, pathlib; p = subprocess.Popen(['sleep', '60']); pathlib.Path({str(marker)!r}).write_text(str(p.pid)); p.wait()"
+    code = (f"import subprocess, pathlib; p = subprocess.Popen(['sleep', '60']); "
+            f"pathlib.Path({str(marker)!r}).write_text(str(p.pid)); p.wait()")  # fmt: skip
     job = api.run_job(image="x", command=[PY, "-c", code], namespace="acme")
     deadline = time.monotonic() + 20
     while not marker.exists() and time.monotonic() < deadline:
@@ -142,16 +143,16 @@ def test_hardware_lists_flavors_with_prices_and_unknown_flavors_are_refused(hub,
 
     hardware = {h.name: h for h in api.list_jobs_hardware()}
     assert hardware["a10g-large"].accelerator.model == "A10G" and hardware["cpu-basic"].accelerator is None
-    assert abs(hardware["a10g-large"].unit_cost_usd * 60 - 1.50) < 0.001 and hardware["a10g-large"].unit_label == "minute"
+    a10g = hardware["a10g-large"]
+    assert abs(a10g.unit_cost_usd * 60 - 1.50) < 0.001 and a10g.unit_label == "minute"
     with pytest.raises(HfHubHTTPError) as err:
         api.run_job(image="x", command=["true"], namespace="acme", flavor="gpu-of-dreams")
     assert err.value.response.status_code == 400 and "Unknown flavor" in str(err.value)
 
 
 def test_a_stopping_hub_stops_its_jobs_and_the_next_one_sees_them_stopped(tmp_path):
-    from tests.conftest import LocalHub
-
     from hubkit.hub.auth import hf_api
+    from tests.conftest import LocalHub
 
     first = LocalHub(tmp_path / "hub")
     api = hf_api(first.url, first.token)
@@ -244,7 +245,7 @@ def test_the_default_job_installs_hubkit_at_this_commit_with_uv(demo_config, tmp
     for var in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_SHA"):
         monkeypatch.delenv(var)
     monkeypatch.setattr(jobs, "__file__", str(tmp_path / "not-a-checkout" / "jobs.py"))  # hubkit from a wheel
-    with pytest.raises(UsageError, match="set compute.jobs.image to an image with hubkit"):
+    with pytest.raises(UsageError, match=r"set compute\.jobs\.image to an image with hubkit"):
         jobs.launcher(student, student.jobs)
 
 

@@ -229,8 +229,10 @@ def fetch_plan(api, repo_type: str, repo_id: str, revision: str, dest: Path) -> 
 class Runner:
     """Builds one artifact of a plan as a Job: `Runner(graph, name, endpoint, report).run()`."""
 
-    def __init__(self, graph: Graph, name: str, endpoint: str, report: Report, poll: float = 10.0):
+    def __init__(self, graph: Graph, name: str, endpoint: str, report: Report, *, force: bool = False,
+                 poll: float = 10.0):  # fmt: skip
         self.graph, self.name, self.endpoint, self.poll = graph, name, endpoint.rstrip("/"), poll
+        self.force = force  # an output already on the Hub is not taken: a new Job builds it again
         self.art = graph.nodes[name]
         self.place = self.art.jobs
         self.key = graph.key(name)
@@ -245,7 +247,7 @@ class Runner:
         return retrying(attempt, endpoint=self.endpoint, repo_id=self.art.repo_id, report=self.say)
 
     def run(self) -> None:
-        found = self._output()
+        found = None if self.force else self._output()
         job = None
         if found is None:
             job = self._live()
@@ -277,10 +279,21 @@ class Runner:
         for rec in reversed(list(records(self.journal))):
             if rec.get("key") == self.key and rec.get("endpoint") == self.endpoint and rec["job"] not in seen:
                 seen.add(rec["job"])
-                info = self._retry(lambda _, r=rec: self.api.inspect_job(job_id=r["job"], namespace=r["namespace"]))
-                if info.status.stage not in TERMINAL:
+                info = self._retry(lambda _, r=rec: self._inspect(r["job"], r["namespace"]))
+                if info is not None and info.status.stage not in TERMINAL:
                     return info
         return self._labelled()
+
+    def _inspect(self, job_id: str, namespace: str):
+        """The Job, or None if the hub does not know it (a journal of another hub's Jobs)."""
+        from huggingface_hub.errors import HfHubHTTPError
+
+        try:
+            return self.api.inspect_job(job_id=job_id, namespace=namespace)
+        except HfHubHTTPError as exc:
+            if getattr(exc.response, "status_code", None) == 404:
+                return None
+            raise
 
     def _labelled(self):
         found = self._retry(lambda _: list(self.api.list_jobs(
@@ -435,9 +448,9 @@ def _duration(seconds: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else (f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s")
 
 
-def build(graph: Graph, name: str, endpoint: str | None, report: Report) -> None:
+def build(graph: Graph, name: str, endpoint: str | None, report: Report, *, force: bool = False) -> None:
     """Build `name` as a Hugging Face Job (its `compute.jobs`) and bring its output back into the workspace."""
-    Runner(graph, name, endpoint or default_endpoint(), report).run()
+    Runner(graph, name, endpoint or default_endpoint(), report, force=force).run()
 
 
 # --- prices and the `hubkit jobs` commands --------------------------------------------------------
