@@ -427,3 +427,23 @@ def test_a_model_and_a_dataset_taken_from_the_hub_at_a_pinned_commit(fixture_dem
 
     with pytest.raises(ConfigError, match=r"models\[0\].revision: string should match pattern"):
         pipeline.load(config)
+
+
+def test_jobs_list_logs_and_hardware_from_the_command_line(hub, api):
+    job = api.run_job(image=IMAGE, command=[PY, "-c", "print('one'); print('two')"], namespace="acme",
+                      labels={"hubkit-artifact": "some-model"})  # fmt: skip
+    other = api.run_job(image=IMAGE, command=["true"], namespace="acme")  # not a build of hubkit's
+    wait_stage(api, job.id), wait_stage(api, other.id)
+    env = {"MY_JOBS_TOKEN": hub.token}
+    where = ["--namespace", "acme", "--hub", hub.url, "--token-env", "MY_JOBS_TOKEN"]
+    r = run_cli("jobs", "logs", job.id, *where, env=env)
+    assert r.returncode == 0 and r.stdout == "one\ntwo\n", r.stderr
+    r = run_cli("jobs", "list", *where, env=env)
+    assert r.returncode == 0 and job.id in r.stdout and "some-model" in r.stdout and other.id not in r.stdout
+    assert other.id in run_cli("jobs", "list", *where, "--all", env=env).stdout
+    r = run_cli("jobs", "hardware", "--hub", hub.url)
+    assert r.returncode == 0 and "a10g-large" in r.stdout and "1.50" in r.stdout
+    r = run_cli("jobs", "list", *where)  # no token in MY_JOBS_TOKEN, none in HF_TOKEN
+    assert r.returncode == 2
+    assert r.stderr == "no token for Jobs: set MY_JOBS_TOKEN or HF_TOKEN (or run `hf auth login`)\n"
+    assert hub.token not in r.stdout + r.stderr
