@@ -60,23 +60,38 @@ def _root(
     """Build, card and publish datasets, distilled models, a merge, a benchmark and a Space."""
 
 
+HubOpt = typer.Option(
+    None,
+    "--hub",
+    help="Hub endpoint, e.g. https://huggingface.co (default: a local hub for the run).",
+)
+EndpointOpt = typer.Option(
+    "https://huggingface.co", "--hub", envvar="HF_ENDPOINT", help="Hub endpoint (env HF_ENDPOINT)."
+)
+JobsHubOpt = typer.Option(
+    "https://huggingface.co", "--hub", envvar="HF_ENDPOINT",
+    help="Hub that runs the artifacts placed on Jobs (compute.jobs), and prices them (env HF_ENDPOINT).",
+)  # fmt: skip
+
+
 @app.command()
-def status(config: Path = ConfigOpt, workspace: Path = WorkspaceOpt) -> None:
-    """List every artifact: up to date, stale (and why), or not built."""
+def status(config: Path = ConfigOpt, workspace: Path = WorkspaceOpt, hub: str = JobsHubOpt) -> None:
+    """List every artifact: up to date, stale (and why), or not built; and where it builds."""
     from rich.table import Table
 
     from hubkit import pipeline
     from hubkit.workspace import Workspace
 
-    rows = pipeline.status(_load(config), Workspace(workspace))
+    rows = pipeline.status(_load(config), Workspace(workspace), endpoint=hub)
     table = Table(title=f"{config} -> {workspace}")
     table.add_column("artifact", overflow="fold")
     table.add_column("kind", no_wrap=True)
     table.add_column("state", no_wrap=True)
     table.add_column("why", overflow="fold")
+    table.add_column("builds", overflow="fold")
     for r in rows:
         style = STATE_STYLE.get(r.state.status, "")
-        table.add_row(r.name, r.kind, f"[{style}]{r.state.status}[/]", r.state.reason)
+        table.add_row(r.name, r.kind, f"[{style}]{r.state.status}[/]", r.state.reason, r.where)
     _console().print(table)
 
 
@@ -86,12 +101,16 @@ def build(
     config: Path = ConfigOpt,
     workspace: Path = WorkspaceOpt,
     force: bool = typer.Option(False, "--force", help="Rebuild even if up to date."),
+    hub: str = JobsHubOpt,
+    here: bool = typer.Option(False, "--here", help="Build everything on this machine, Jobs placements too."),
 ) -> None:
-    """Build artifacts into the workspace; anything up to date is skipped."""
+    """Build artifacts into the workspace; anything up to date is skipped. Artifacts placed on Jobs
+    build as Hugging Face Jobs: their inputs are staged on the Hub, the build waits and brings them back."""
     from hubkit import pipeline
     from hubkit.workspace import Workspace
 
-    pipeline.build(_load(config), Workspace(workspace), artifacts or None, force=force, report=_reporter())
+    pipeline.build(_load(config), Workspace(workspace), artifacts or None, force=force, report=_reporter(),
+                   endpoint=hub, here=here)  # fmt: skip
 
 
 @app.command()
@@ -108,14 +127,6 @@ def train(
     pipeline.train(_load(config), Workspace(workspace), model, force=force, report=_reporter())
 
 
-HubOpt = typer.Option(
-    None,
-    "--hub",
-    help="Hub endpoint, e.g. https://huggingface.co (default: a local hub for the run).",
-)
-EndpointOpt = typer.Option(
-    "https://huggingface.co", "--hub", envvar="HF_ENDPOINT", help="Hub endpoint (env HF_ENDPOINT)."
-)
 CreatePrOpt = typer.Option(False, "--create-pr", help="Open pull requests instead of committing to main.")
 
 
@@ -349,6 +360,96 @@ def hub_serve(
 
         threading.Timer(1.0, webbrowser.open, args=(f"{url}/",)).start()
     serve(root, token, host=host, port=port, trust=trusted)
+
+
+jobs_app = typer.Typer(help="Hugging Face Jobs: where artifacts placed on Jobs (compute.jobs) build.")
+app.add_typer(jobs_app, name="jobs")
+NamespaceOpt = typer.Option(None, "--namespace", help="Whose Jobs (default: the token's user).")
+TokenEnvOpt = typer.Option("HF_JOBS_TOKEN", "--token-env", help="Variable holding the Jobs token (else HF_TOKEN).")
+
+
+@jobs_app.command("list")
+def jobs_list(
+    namespace: str = NamespaceOpt,
+    hub: str = EndpointOpt,
+    token_env: str = TokenEnvOpt,
+    all_jobs: bool = typer.Option(False, "--all", help="Also Jobs hubkit did not start."),
+) -> None:
+    """The Jobs of a namespace that build hubkit artifacts: id, artifact, stage, flavor, URL."""
+    from rich.table import Table
+
+    from hubkit.hub import jobs
+
+    table = Table(title=f"Jobs on {hub}")
+    for col in ("id", "artifact", "stage", "flavor", "created", "url"):
+        table.add_column(col, overflow="fold")
+    for j in jobs.client(hub, token_env).list_jobs(namespace=namespace):
+        artifact = (j.labels or {}).get(jobs.ARTIFACT_LABEL)
+        if artifact or all_jobs:
+            created = j.created_at.strftime("%Y-%m-%d %H:%M") if j.created_at else ""
+            table.add_row(j.id, artifact or "", j.status.stage, str(j.flavor), created, j.url)
+    _console().print(table)
+
+
+@jobs_app.command("logs")
+def jobs_logs(
+    job_id: str = typer.Argument(..., help="The Job's id."),
+    namespace: str = NamespaceOpt,
+    hub: str = EndpointOpt,
+    token_env: str = TokenEnvOpt,
+    follow: bool = typer.Option(False, "--follow", "-f", help="Until the Job ends."),
+) -> None:
+    """A Job's log lines."""
+    from hubkit.hub import jobs
+    from hubkit.secrets import redact
+
+    for line in jobs.client(hub, token_env).fetch_job_logs(job_id=job_id, namespace=namespace, follow=follow):
+        print(redact(line), flush=True)
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(
+    job_id: str = typer.Argument(..., help="The Job's id (a build prints it)."),
+    namespace: str = NamespaceOpt,
+    hub: str = EndpointOpt,
+    token_env: str = TokenEnvOpt,
+) -> None:
+    """Cancel a Job (a build that was interrupted leaves its Job running)."""
+    from hubkit.hub import jobs
+
+    api = jobs.client(hub, token_env)
+    api.cancel_job(job_id=job_id, namespace=namespace)
+    info = api.inspect_job(job_id=job_id, namespace=namespace)
+    print(f"job {job_id}: {info.status.stage}  {info.url}")
+
+
+@jobs_app.command("hardware")
+def jobs_hardware(hub: str = EndpointOpt) -> None:
+    """The flavors a Job can run on, and their prices."""
+    from rich.table import Table
+
+    from hubkit.hub.auth import hf_api
+
+    table = Table(title=f"Jobs hardware on {hub}")
+    for col in ("flavor", "name", "cpu", "ram", "accelerator", "USD/hour"):
+        table.add_column(col)
+    for h in hf_api(hub, None).list_jobs_hardware():
+        gpu = f"{h.accelerator.quantity}x {h.accelerator.model} ({h.accelerator.vram})" if h.accelerator else ""
+        per_hour = h.unit_cost_usd * {"second": 3600, "minute": 60, "hour": 1}.get(h.unit_label, 60)
+        table.add_row(h.name, h.pretty_name, h.cpu, h.ram, gpu, f"{per_hour:.2f}")
+    _console().print(table)
+
+
+@jobs_app.command("work", hidden=True)
+def jobs_work(
+    hub: str = typer.Option(..., "--hub", help="The Hub the runner staged on."),
+    repo: str = typer.Option(..., "--repo", help="TYPE:NAMESPACE/NAME of the artifact's repo."),
+    revision: str = typer.Option(..., "--revision", help="The commit the runner staged the Job's plan at."),
+) -> None:
+    """What a Hugging Face Job runs: build the one artifact staged at REVISION, commit its output."""
+    from hubkit import pipeline
+
+    pipeline.work(hub, repo, revision, report=_reporter())
 
 
 merge_app = typer.Typer(help="mergekit merges (any mergekit method): lint what every tensor gets, run a merge.")

@@ -165,7 +165,76 @@ class TrainSpec(_Strict):
     config: Path | None = None  # configs/train/*.yaml: `lora` (peft.LoraConfig) and `sft` (trl.SFTConfig)
 
 
-class DistilledModel(_Strict):
+# A Job's time limit as the Hub takes it: seconds, or a number with s, m, h or d ("6h").
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+Duration = Annotated[str, Field(pattern=r"^\d+(\.\d+)?[smhd]?$")]
+CommitSha = Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")]
+
+
+def duration_seconds(duration: str) -> int:
+    """ "6h" -> 21600; "90" -> 90."""
+    unit = duration[-1] if duration[-1] in _UNITS else "s"
+    return int(float(duration.rstrip("smhd")) * _UNITS[unit])
+
+
+class Jobs(_Strict):
+    """Build this artifact as a Hugging Face Job instead of here: the same hubkit runs there on
+    inputs pinned on the Hub and uploads its output to a staging branch, which the build brings back."""
+
+    flavor: str  # the Job's hardware, e.g. a10g-large (huggingface_hub's JobHardware)
+    timeout: Duration = "30m"  # the Hub stops the Job after this; the status shows price x timeout
+    namespace: RepoName | None = None  # where the Job runs; default the release's namespace
+    # An image with hubkit installed; default: the uv image, installing hubkit from this
+    # checkout's repository at its commit (`uv run --with hubkit @ git+URL@COMMIT`).
+    image: str | None = None
+    # The variable holding the token that starts and watches Jobs (fallback: HF_TOKEN / the login
+    # token); the Job gets it as its secret HF_TOKEN, to read its inputs and write its output.
+    token_env: str = "HF_JOBS_TOKEN"
+
+    @field_validator("flavor")
+    @classmethod
+    def _known_flavor(cls, value: str) -> str:
+        from huggingface_hub import JobHardware
+
+        known = [h.value for h in JobHardware]
+        if value not in known:
+            raise ValueError(f"unknown Jobs flavor {value!r}; one of {', '.join(known)}")
+        return value
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @property
+    def seconds(self) -> int:
+        return duration_seconds(self.timeout)
+
+
+class Compute(_Strict):
+    """Where an artifact builds: here (the default) or, with `jobs`, as a Hugging Face Job."""
+
+    jobs: Jobs | None = None
+
+
+class HubSource(_Strict):
+    """`source: hub`: the artifact is taken from a Hub repo at a pinned commit instead of made here
+    (a student trained earlier, what a Job built). Its other fields still describe it for its card."""
+
+    source: Literal["build", "hub"] = "build"
+    repo: HubId | None = None  # default: this release's own repo of that name
+    revision: CommitSha | None = None  # the commit it is taken at (a 40-hex sha: pinned)
+
+    @model_validator(mode="after")
+    def _pinned(self):
+        if self.source == "hub" and self.revision is None:
+            raise ValueError("source 'hub' needs a revision: the commit sha (40 hex) it is taken at")
+        if self.source == "build" and (self.repo is not None or self.revision is not None):
+            raise ValueError("'repo' and 'revision' are only allowed with source 'hub'")
+        return self
+
+
+class DistilledModel(HubSource):
     name: RepoName
     base_model: HubId
     # The base's commit on the Hub; part of the fingerprint, so a new pin makes the model stale.
@@ -176,11 +245,16 @@ class DistilledModel(_Strict):
     train: TrainSpec = TrainSpec()
     publish_adapter: bool = False  # also publish the LoRA adapter, as its own repo <name>-adapter
     private: bool = False
+    compute: Compute | None = None  # where it trains: here, or `{jobs: {flavor: a10g-large, timeout: 6h}}`
 
     @model_validator(mode="after")
     def _has_recipe(self) -> DistilledModel:
         if self.train.config is None:
             raise ValueError("training needs a recipe: set train.config (e.g. train/qwen3-4b-qlora.yaml)")
+        if self.source == "hub" and self.publish_adapter:
+            raise ValueError("publish_adapter needs the model trained here: its adapter is not in the published repo")
+        if self.source == "hub" and self.compute is not None:
+            raise ValueError("compute places a build; a model taken from the Hub (source 'hub') builds nowhere")
         return self
 
 
@@ -198,7 +272,7 @@ class Sampling(_Strict):
     seed: int = 0
 
 
-class DistillDataset(_Strict):
+class DistillDataset(HubSource):
     name: RepoName
     pretty_name: str | None = None
     teacher: Teacher
@@ -245,6 +319,7 @@ class Benchmark(_Strict):
     # Results to put on the cards until hubkit's own evaluation has run: a results file or a
     # published table (e.g. bench/seed_results.yaml); cards name their source.
     results: Path | None = None
+    compute: Compute | None = None  # where the evaluation runs: here, or `{jobs: {flavor: ..., timeout: ...}}`
 
 
 def details_name(bench: Benchmark) -> str:
@@ -367,13 +442,17 @@ def variable_name_problem(value: str) -> str | None:
     return None
 
 
-def _variable_names(rel: Release) -> list[tuple[tuple, str]]:
+def variable_names(rel: Release) -> list[tuple[tuple, str]]:
     """Every place the config names an environment variable, with its key path."""
     out = [(("datasets", i, "teacher", "api_key_env"), d.teacher.api_key_env) for i, d in enumerate(rel.datasets)]
+    out += [(("models", i, "compute", "jobs", "token_env"), m.compute.jobs.token_env)
+            for i, m in enumerate(rel.models) if m.compute and m.compute.jobs]  # fmt: skip
     if rel.benchmark:
         out.append((("benchmark", "backend", "api_key_env"), rel.benchmark.backend.api_key_env))
         if rel.benchmark.judge:
             out.append((("benchmark", "judge", "api_key_env"), rel.benchmark.judge.api_key_env))
+        if rel.benchmark.compute and rel.benchmark.compute.jobs:
+            out.append((("benchmark", "compute", "jobs", "token_env"), rel.benchmark.compute.jobs.token_env))
     if rel.space:
         out.append((("space", "backend", "api_key_env"), rel.space.backend.api_key_env))
         out += [(("space", "secrets", key), env) for key, env in rel.space.secrets.items()]
@@ -434,7 +513,7 @@ def _reference_problems(rel: Release) -> list[tuple[tuple, str]]:
         problems.append((("space", "app"), f"no app.py in {rel.resolve(rel.space.app)}"))
     if not rel.resolve(rel.card_templates).is_dir():
         problems.append((("card_templates",), f"folder not found: {rel.resolve(rel.card_templates)}"))
-    problems += [(loc, why) for loc, value in _variable_names(rel) if (why := variable_name_problem(value))]
+    problems += [(loc, why) for loc, value in variable_names(rel) if (why := variable_name_problem(value))]
     return problems
 
 

@@ -1,8 +1,10 @@
-"""The jobs the CLI runs: status, build, train, release, cards, publish, eval. Each reports
-progress through `report`.
+"""The jobs the CLI runs: status, build, train, release, cards, publish, eval, and `work` (what a
+Hugging Face Job runs). Each reports progress through `report`.
 
 A command computes its plan once (`plan`: the release's artifacts judged against the
 workspace) and passes it down: the build updates it, card rendering and publishing read it.
+An artifact placed on Jobs (`compute.jobs`) builds there with the same code (`_build_one`, run by
+`work` in the Job); the build here stages its inputs, waits and brings it back (hubkit/hub/jobs.py).
 """
 
 from __future__ import annotations
@@ -39,11 +41,41 @@ class Row:
     name: str
     kind: str
     state: State
+    where: str = "here"  # or "Jobs <flavor>, timeout <t>, at most $<price x timeout>"
 
 
-def status(release: Release, workspace: Workspace, artifacts: list[Artifact] | None = None) -> list[Row]:
+def status(release: Release, workspace: Workspace, artifacts: list[Artifact] | None = None,
+           endpoint: str | None = None) -> list[Row]:  # fmt: skip
+    """Every artifact's state and where it builds; prices of Jobs from `endpoint`'s /api/jobs/hardware."""
     graph = plan(release, workspace, artifacts)
-    return [Row(n, graph.nodes[n].kind, graph.state(n)) for n in graph.order]
+    placed = [graph.nodes[n].jobs for n in graph.order if graph.nodes[n].jobs is not None]
+    prices: dict[str, float] | str = {}
+    if placed:
+        from hubkit.hub import jobs
+
+        endpoint = endpoint or jobs.default_endpoint()
+        try:
+            prices = jobs.prices(endpoint, jobs.jobs_token(placed[0].token_env))
+        except Exception as exc:  # a status without prices is still a status
+            from hubkit.hub.retry import first_line
+            from hubkit.secrets import redact
+
+            prices = f"price unknown: {endpoint}: {redact(first_line(exc))[:120]}"
+    return [Row(n, graph.nodes[n].kind, graph.state(n), where(graph.nodes[n], prices)) for n in graph.order]
+
+
+def where(art: Artifact, prices: dict[str, float] | str) -> str:
+    """Where `art` builds, with a Job's price cap (price x timeout)."""
+    j = art.jobs
+    if j is None:
+        return "here"
+    place = f"Jobs {j.flavor}, timeout {j.timeout}"
+    if isinstance(prices, str):
+        return f"{place} ({prices})"
+    if j.flavor not in prices:
+        return f"{place} (no price for {j.flavor} on this hub)"
+    cap = prices[j.flavor] * j.seconds
+    return f"{place}, at most " + (f"${cap:,.2f}" if cap >= 0.01 else "$0.01")
 
 
 def build(
@@ -55,52 +87,51 @@ def build(
     report: Report = print,
     artifacts: list[Artifact] | None = None,
     graph: Graph | None = None,
+    endpoint: str | None = None,
+    here: bool = False,
 ) -> dict[str, str]:
     """Build `targets` (all if None) and their inputs; returns "built" or "up to date" per artifact.
 
-    What this machine cannot build (`Artifact.check`) is refused before anything is built.
+    What this machine cannot build (`Artifact.check`) is refused before anything is built. An
+    artifact placed on Jobs builds as a Job on `endpoint` (default HF_ENDPOINT), unless `here`.
     """
     from hubkit.train.launch import under_launcher
 
     if under_launcher():  # every process would build every artifact
         raise UsageError("under a multi-process launcher (accelerate launch, torchrun) use `hubkit train MODEL`")
-    return _build(graph or plan(release, workspace, artifacts), targets, force=force, report=report)
+    return _build(graph or plan(release, workspace, artifacts), targets, force=force, report=report,
+                  endpoint=endpoint, here=here)  # fmt: skip
 
 
-def _build(graph: Graph, targets: list[str] | None, *, force: bool, report: Report) -> dict[str, str]:
-    release, workspace = graph.release, graph.workspace
+def _build(graph: Graph, targets: list[str] | None, *, force: bool, report: Report, endpoint: str | None = None,
+           here: bool = False) -> dict[str, str]:  # fmt: skip
+    workspace = graph.workspace
     outcome: dict[str, str] = {}
     todo = graph.closure(targets)
+    remote = {n for n in todo if graph.nodes[n].jobs is not None and not here}
     for name in todo:  # a bad recipe or a machine that cannot train fails now, not after an hour of data
         if force or graph.state(name).status in (NOT_BUILT, STALE):
-            graph.nodes[name].check()
+            if name in remote:
+                from hubkit.hub import jobs
+
+                jobs.check(graph, name, endpoint or jobs.default_endpoint())
+            else:
+                graph.nodes[name].check()
     for name in todo:
-        art, st = graph.nodes[name], graph.state(name)
+        st = graph.state(name)
         if st.status == UP_TO_DATE and not force:
             report(f"{name}: up to date, nothing to do")
             outcome[name] = "up to date"
             continue
         why = "forced" if st.status == UP_TO_DATE else (st.reason or st.status)
-        report(f"{name}: building ({why})")
-        contents = {dep: workspace.manifest(dep)["content"] for dep in art.inputs}
-        with workspace.staging(name) as out:
-            ctx = BuildContext(release, out, {dep: workspace.path(dep) for dep in art.inputs}, report,
-                               cache=workspace.journal(name), contents=contents)  # fmt: skip
-            art.build(ctx)
-            Workspace.write_manifest(
-                out,
-                {
-                    "artifact": name,
-                    "kind": art.kind,
-                    "repo_id": art.repo_id,
-                    "repo_type": art.repo_type,
-                    "release_version": release.version,
-                    "config": art.spec(),
-                    "spec_fingerprint": fingerprint(art.spec()),
-                    "fingerprint": graph.key(name),
-                    "inputs": contents,
-                },
-            )
+        if name in remote:
+            from hubkit.hub import jobs
+
+            report(f"{name}: building as a Hugging Face Job ({why})")
+            jobs.build(graph, name, endpoint, report, force=force)
+        else:
+            report(f"{name}: building ({why})")
+            _build_one(graph, name, report)
         graph.forget()
         outcome[name] = "built"
         report(f"{name}: built -> {workspace.path(name)}")
@@ -109,6 +140,65 @@ def _build(graph: Graph, targets: list[str] | None, *, force: bool, report: Repo
     if counts["built"] == 0:
         report("nothing was rebuilt")
     return outcome
+
+
+def _build_one(graph: Graph, name: str, report: Report) -> None:
+    """Build one artifact from the inputs in the workspace, here: its folder and manifest."""
+    release, workspace, art = graph.release, graph.workspace, graph.nodes[name]
+    contents = {dep: workspace.manifest(dep)["content"] for dep in art.inputs}
+    with workspace.staging(name) as out:
+        ctx = BuildContext(release, out, {dep: workspace.path(dep) for dep in art.inputs}, report,
+                           cache=workspace.journal(name), contents=contents)  # fmt: skip
+        art.build(ctx)
+        Workspace.write_manifest(
+            out,
+            {
+                "artifact": name,
+                "kind": art.kind,
+                "repo_id": art.repo_id,
+                "repo_type": art.repo_type,
+                "release_version": release.version,
+                "config": art.spec(),
+                "spec_fingerprint": fingerprint(art.spec()),
+                "fingerprint": graph.key(name),
+                "inputs": contents,
+            },
+        )
+
+
+def work(endpoint: str, repo: str, revision: str, *, report: Report = print, root: Path | None = None) -> str:
+    """What a Hugging Face Job runs (`hubkit jobs work`): the plan the runner staged at `revision` of
+    `repo` ("model:ns/name"), its inputs pulled and checked, the artifact built here with the same
+    code as everywhere, its output and manifest committed to the staging branch. Returns that commit."""
+    from hubkit import secrets
+    from hubkit.hub import jobs
+    from hubkit.hub.auth import hf_api
+
+    repo_type, _, repo_id = repo.partition(":")
+    if repo_type not in ("model", "dataset") or "/" not in repo_id:
+        raise UsageError(f"--repo {repo!r}: expected model:NAMESPACE/NAME or dataset:NAMESPACE/NAME")
+    root = root or Path.cwd()
+    api = hf_api(endpoint, secrets.from_env("HF_TOKEN"))
+    job = jobs.fetch_plan(api, repo_type, repo_id, revision, root / "given")
+    release = load(root / "given" / jobs.JOB_FOLDER / "project" / job["config"])
+    graph = plan(release, Workspace(root / "workspace"))
+    name = job["artifact"]
+    if name not in graph.nodes or graph.key(name) != job["key"]:
+        raise HubkitError(f"{name}: this hubkit plans another fingerprint than the build that started this Job "
+                          f"({job['key'][:12]}): the Job's hubkit is not the runner's")  # fmt: skip
+    for dep, pin in job["inputs"].items():
+        report(f"{name}: input {dep} from {pin['repo_id']}@{pin['revision'][:12]}")
+        manifest = jobs.pull(api, pin["repo_type"], pin["repo_id"], pin["revision"], graph.workspace.path(dep))
+        if manifest.get("content") != pin["content"]:
+            raise HubkitError(f"{name}: input {dep} at {pin['revision'][:12]} is not the content the runner staged")
+    graph.nodes[name].check()
+    report(f"{name}: building")
+    _build_one(graph, name, report)
+    out = job["output"]
+    sha = jobs.push(api, out["repo_type"], out["repo_id"], graph.workspace.path(name), graph.workspace.manifest(name),
+                    out["branch"], f"hubkit: {name} built by a Job", delete_job=True)  # fmt: skip
+    report(f"{name}: built; output committed to {out['repo_id']}@{out['branch']} ({sha[:12]})")
+    return sha
 
 
 def train(release: Release, workspace: Workspace, name: str, *, force: bool = False, report: Report = print) -> str:
@@ -131,7 +221,7 @@ def train(release: Release, workspace: Workspace, name: str, *, force: bool = Fa
         report(f"{name}: up to date, nothing to do")
         return "up to date"
     if is_main_process():
-        _build(graph, [name], force=force, report=report)  # its inputs are up to date: only it builds
+        _build(graph, [name], force=force, report=report, here=True)  # its inputs are up to date: only it builds
         return "built"
     from hubkit.train.sft import train as run
 
@@ -153,10 +243,11 @@ def release(
     """Build every stage (the evaluation included), render cards, publish.
 
     With no `hub`, publishing goes to a local Hub-compatible server started for the run,
-    its data under `<workspace>/.hub` (the embedded offline default).
+    its data under `<workspace>/.hub` (the embedded offline default). Artifacts placed on Jobs
+    build as Jobs on `hub` (with no `hub`, on HF_ENDPOINT).
     """
     graph = plan(release, workspace)
-    outcome = build(release, workspace, report=report, graph=graph)
+    outcome = build(release, workspace, report=report, graph=graph, endpoint=hub)
     outcome["publish"] = publish(release, workspace, hub=hub, token=token, create_pr=create_pr, report=report,
                                  graph=graph)  # fmt: skip
     return outcome

@@ -118,7 +118,8 @@ def test_test_hooks_are_not_in_the_users_schema(demo_config):
     _edit(demo_config, lambda d: d["models"][0].update(source="fixture", fixture={"seed": 1}))
     problems = _problems(demo_config)
     assert [p.split(": ", 2)[1] for p in problems] == ["models[0].source", "models[0].fixture"]
-    assert all("unknown key" in p for p in problems)
+    # `source` is a user's key (build here, or take it from the Hub at a commit): `fixture` is no value of it.
+    assert "input should be 'build' or 'hub'" in problems[0] and "unknown key" in problems[1]
 
 
 def test_training_needs_a_recipe(demo_config):

@@ -109,6 +109,15 @@ def j(value) -> bytes:
     return json.dumps(value).encode()
 
 
+JOBS = "/api/jobs/acme"
+
+
+def job(**spec) -> bytes:
+    """A Jobs API body (huggingface_hub's run_job), with `spec` changed."""
+    return j({"command": ["true"], "arguments": [], "environment": {}, "flavor": "cpu-basic", "dockerImage": "x",
+              **spec})  # fmt: skip
+
+
 def nested(depth: int) -> bytes:
     return b"[" * depth + b"]" * depth
 
@@ -269,6 +278,35 @@ CASES: list[tuple[str, str, str, Body, str | None, str | None, int]] = [
     ("token: a form with the wrong grant", "POST", "/oauth/token", b"grant_type=password&subject_token=x", FORM, None,
      400),
     ("api: a route that is not there", "GET", "/api/nothing/%00", b"", None, None, 404),
+    # --- Jobs ---------------------------------------------------------------------------------
+    ("jobs: no token", "POST", JOBS, job(), JS, None, 401),
+    ("jobs: a token scoped to one repo may not run one", "POST", JOBS, job(), JS, "scoped", 403),
+    ("jobs: a token scoped to one repo may not list them", "GET", JOBS, b"", None, "scoped", 403),
+    ("jobs: wrong token, 50 MB body", "POST", JOBS, lambda: b" " * (50 << 20), JS, "wrong", 401),
+    ("jobs: command a string", "POST", JOBS, job(command="rm -rf /"), JS, "admin", 400),
+    ("jobs: no command", "POST", JOBS, job(command=[]), JS, "admin", 400),
+    ("jobs: an environment value 1", "POST", JOBS, job(environment={"A": 1}), JS, "admin", 400),
+    ("jobs: a secret named '1 bad'", "POST", JOBS, job(secrets={"1 bad": "v"}), JS, "admin", 400),
+    ("jobs: timeout -5", "POST", JOBS, job(timeoutSeconds=-5), JS, "admin", 400),
+    ("jobs: timeout '5'", "POST", JOBS, job(timeoutSeconds="5"), JS, "admin", 400),
+    ("jobs: volumes", "POST", JOBS, job(volumes=[{"type": "bucket", "source": "a/b"}]), JS, "admin", 400),
+    ("jobs: unknown flavor", "POST", JOBS, job(flavor="gpu-of-dreams"), JS, "admin", 400),
+    ("jobs: neither image nor Space", "POST", JOBS, j({"command": ["true"]}), JS, "admin", 400),
+    ("jobs: a label with a space", "POST", JOBS, job(labels={"a b": "c"}), JS, "admin", 400),
+    ("jobs: sent as a form", "POST", JOBS, b"command=true", FORM, "admin", 415),
+    ("jobs: namespace ../x", "POST", "/api/jobs/..%2Fx", job(), JS, "admin", 400),
+    ("jobs: one that is not there", "GET", f"{JOBS}/0123456789abcdef01234567", b"", None, "admin", 404),
+    ("jobs: an id that is a path", "GET", f"{JOBS}/..%2F..%2Frepos", b"", None, "admin", 404),
+    ("jobs: logs of one that is not there", "GET", f"{JOBS}/0123456789abcdef01234567/logs", b"", None, "admin", 404),
+    ("jobs: logs tail abc", "GET", f"{JOBS}/0123456789abcdef01234567/logs?tail=abc", b"", None, "admin", 400),
+    ("jobs: cancel one that is not there", "POST", f"{JOBS}/0123456789abcdef01234567/cancel", b"", None, "admin",
+     404),
+    ("jobs: labels a list", "PUT", f"{JOBS}/0123456789abcdef01234567/labels", j({"labels": ["a"]}), JS, "admin", 400),
+    ("jobs: list cursor -1", "GET", f"{JOBS}?cursor=-1", b"", None, "admin", 400),
+    ("jobs: list limit 0", "GET", f"{JOBS}?limit=0", b"", None, "admin", 400),
+    ("jobs: list by stage and labels", "GET", f"{JOBS}?stage=RUNNING&stage=ERROR&label=a%3Db", b"", None, "admin",
+     200),
+    ("jobs: hardware, no token", "GET", "/api/jobs/hardware", b"", None, None, 200),
 ]  # fmt: skip
 
 

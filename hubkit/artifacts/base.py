@@ -30,6 +30,8 @@ class Artifact:
     repo_type: ClassVar[str]  # "model" | "dataset" | "space"
     # Folders kept in the built artifact for other artifacts but not published in its repo.
     unpublished: ClassVar[tuple[str, ...]] = ()
+    # Whether its section's `compute` places it (on Jobs): the kinds that train or evaluate.
+    placeable: ClassVar[bool] = False
 
     name: str
     release: Release
@@ -52,8 +54,20 @@ class Artifact:
         """Everything from the config that decides the output; fingerprinted for staleness."""
         raise NotImplementedError
 
-    def check(self) -> None:
-        """Refuse (UsageError) what would fail later, before anything of the build runs."""
+    @property
+    def jobs(self):
+        """Where it builds: the config's `compute.jobs` (a Hugging Face Job, `config.Jobs`) or None (here)."""
+        compute = getattr(self.section, "compute", None) if self.placeable else None
+        return compute.jobs if compute is not None else None
+
+    @property
+    def extras(self) -> tuple[str, ...]:
+        """hubkit's optional dependencies a Job building this artifact installs (pyproject extras)."""
+        return ()
+
+    def check(self, machine: bool = True) -> None:
+        """Refuse (UsageError) what would fail later, before anything of the build runs; with
+        `machine` False only what the config decides (the build runs elsewhere, a Job checks its machine)."""
 
     def build(self, ctx: BuildContext) -> None:
         raise NotImplementedError
@@ -101,6 +115,30 @@ def write_parquet(rows: list[dict[str, Any]], features, path: Path) -> None:
     disable_progress_bar()
     path.parent.mkdir(parents=True, exist_ok=True)
     Dataset.from_dict({k: [r[k] for r in rows] for k in features}, features=features).to_parquet(str(path))
+
+
+# What `source: hub` leaves out of a downloaded repo: the card (rendered by hubkit for this release),
+# the Hub's own file, a manifest of another workspace, and what a Job was given to build from.
+NOT_DOWNLOADED = ("README.md", ".gitattributes", "manifest.json")
+NOT_DOWNLOADED_FOLDERS = (".eval_results/", "hubkit-job/")
+
+
+def download_repo(repo_type: str, repo_id: str, revision: str, out: Path, skip: tuple[str, ...] = ()) -> int:
+    """A Hub repo's files at `revision` into `out` (through huggingface_hub: HF_ENDPOINT, HF_TOKEN),
+    but its card and what `skip` names; returns how many files."""
+    import shutil
+    import tempfile
+
+    from huggingface_hub import HfApi, hf_hub_download
+
+    files = [f for f in HfApi().list_repo_files(repo_id, repo_type=repo_type, revision=revision)
+             if f not in NOT_DOWNLOADED + skip and not f.startswith(NOT_DOWNLOADED_FOLDERS)]  # fmt: skip
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        for f in files:
+            path = hf_hub_download(repo_id, f, repo_type=repo_type, revision=revision, local_dir=tmp)
+            (out / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(path, out / f)
+    return len(files)
 
 
 def file_digest(release: Release, path: Path | None) -> str | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubkit.artifacts.base import Artifact, BuildContext, file_digest, model_facts
+from hubkit.artifacts.base import Artifact, BuildContext, download_repo, file_digest, model_facts
 from hubkit.config import DistilledModel, Release
 from hubkit.errors import UsageError
 
@@ -59,20 +59,35 @@ class DistillModel(Artifact):
     kind = "distill-model"
     repo_type = "model"
     unpublished = (ADAPTER,)
+    placeable = True
     section: DistilledModel | None = None
 
     def spec(self) -> dict[str, Any]:
+        s = self.section
+        if s.source == "hub":  # what it is: a commit of a repo (the rest of the entry describes it for the card)
+            return {"hub": {"repo": s.repo or self.repo_id, "revision": s.revision}}
         return {
-            "model": self.section.model_dump(mode="json"),
-            "train_config_sha256": file_digest(self.release, self.section.train.config),
+            # Placement is not part of the model: moving its training to a Job keeps it up to date.
+            "model": s.model_dump(mode="json", exclude={"source", "repo", "revision", "compute"}),
+            "train_config_sha256": file_digest(self.release, s.train.config),
         }
 
-    def check(self) -> None:
+    @property
+    def extras(self) -> tuple[str, ...]:
+        t = self.section.train
+        return ("gpu",) if t.framework == "unsloth" or t.method == "qlora" else ()
+
+    def check(self, machine: bool = True) -> None:
         """Fail before anything is built: a recipe TRL/PEFT refuse, or a machine that cannot train."""
         from hubkit.train.recipe import load_recipe
+
+        if self.section.source == "hub":
+            return
+        load_recipe(self.release.resolve(self.section.train.config))
+        if not machine:
+            return
         from hubkit.train.sft import machine_problem
 
-        load_recipe(self.release.resolve(self.section.train.config))
         if problem := machine_problem(self.section.train):
             raise UsageError(f"{self.name}: {problem}")
 
@@ -105,6 +120,13 @@ class DistillModel(Artifact):
         from hubkit.charts import line_chart
         from hubkit.train.sft import merge_adapter, train
 
+        s = self.section
+        if s.source == "hub":
+            from hubkit.bench.summary import CHART as EVAL_CHART  # the card's, rendered for this release
+
+            n = download_repo("model", s.repo or self.repo_id, s.revision, ctx.out, skip=(EVAL_CHART,))
+            ctx.report(f"{self.name}: {n} files of {s.repo or self.repo_id} at {s.revision[:12]} (source: hub)")
+            return
         job = self.job(ctx.inputs, ctx.contents, ctx.cache, lambda m: ctx.report(f"{self.name}: {m}"))
         ctx.report(f"{self.name}: training {self.section.train.method} ({self.section.train.framework}) "
                    f"on {len(job.rows)} rows of {self.section.dataset}")  # fmt: skip
@@ -227,7 +249,8 @@ class DistillAdapter(Artifact):
 def artifacts(release: Release) -> list[Artifact]:
     out: list[Artifact] = []
     for m in release.models:
-        out.append(DistillModel(m.name, release, inputs=(m.dataset,), section=m))
+        # A model taken from the Hub needs no dataset built: it is an input by its commit alone.
+        out.append(DistillModel(m.name, release, inputs=(m.dataset,) if m.source == "build" else (), section=m))
         if m.publish_adapter:
             out.append(DistillAdapter(f"{m.name}-adapter", release, inputs=(m.name,), section=m))
     return out

@@ -38,6 +38,7 @@ def _features():
 class Evaluation(Artifact):
     kind = "evaluation"
     repo_type = "dataset"
+    placeable = True
     section: Benchmark | None = None
 
     def spec(self) -> dict[str, Any]:
@@ -48,6 +49,10 @@ class Evaluation(Artifact):
             "setup": setup(self.section),
             "outputs": [RESULTS, SUMMARY, DETAILS],  # a new output file makes built evaluations stale
         }
+
+    @property
+    def extras(self) -> tuple[str, ...]:
+        return ("vllm",) if self.section.backend.kind == "vllm" else ()
 
     def _targets(self, ctx: BuildContext) -> list:
         from hubkit.bench.evaluate import Target

@@ -234,6 +234,38 @@ class Commit(Body):
         return {"header": first["value"], "operations": lines[1:]}
 
 
+# --- jobs --------------------------------------------------------------------------------------
+Label = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")]
+VariableName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]
+
+
+class JobSpec(Body):
+    """`POST /api/jobs/{namespace}`: what huggingface_hub's run_job sends (`_create_job_spec`)."""
+
+    command: Annotated[list[str], Field(min_length=1)]
+    arguments: list[str] = []
+    environment: dict[VariableName, str] = {}
+    secrets: dict[VariableName, str] = {}
+    flavor: str = "cpu-basic"
+    timeoutSeconds: Annotated[int, Field(gt=0)] | None = None
+    labels: dict[Label, Label] = {}
+    dockerImage: str | None = None
+    spaceId: str | None = None
+    volumes: list[Any] = []
+
+    @model_validator(mode="after")
+    def _runnable(self) -> JobSpec:
+        if self.volumes:
+            raise ValueError("volumes are not supported by the local hub")
+        if (self.dockerImage is None) == (self.spaceId is None):
+            raise ValueError("give one of dockerImage or spaceId")
+        return self
+
+
+class JobLabels(Body):
+    labels: dict[Label, Label]
+
+
 # --- queries -----------------------------------------------------------------------------------
 class ListQuery(Query):
     author: str | None = None
@@ -251,6 +283,17 @@ class RefsQuery(Query):
 
 class CommitQuery(Query):
     create_pr: bool = False
+
+
+class JobsQuery(Query):
+    stage: list[str] = []
+    label: list[str] = []  # key=value, every one must match
+    cursor: Size = 0  # where the page starts (the `next` link carries it)
+    limit: Annotated[int, Field(ge=1, le=100)] | None = None
+
+
+class LogsQuery(Query):
+    tail: Size | None = None
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -317,8 +360,8 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
-def _form(text: str, schema: type[Body]) -> dict[str, Any]:
-    """A form as the schema declares it: list fields keep every value, others the last one."""
+def _form(text: str, schema: type[BaseModel]) -> dict[str, Any]:
+    """A form (or a query string) as the schema declares it: list fields keep every value, others the last one."""
     from urllib.parse import parse_qs
 
     out: dict[str, Any] = {}
@@ -327,6 +370,10 @@ def _form(text: str, schema: type[Body]) -> dict[str, Any]:
         is_list = field is not None and typing.get_origin(field.annotation) is list
         out[key] = values if is_list else values[-1]
     return out
+
+
+def query(schema: type[Query], query_string: str) -> Query:
+    return validate(schema, _form(query_string, schema), "query")
 
 
 def validate(schema: type[BaseModel], data: Any, what: str = "request body") -> Any:

@@ -3,8 +3,9 @@
 It serves the subset of the huggingface.co API that huggingface_hub, datasets and
 transformers use to publish and load repos: repo CRUD and info, preupload, the LFS batch
 API (basic transfer, HMAC-signed upload URLs), NDJSON commits (PRs included), branches,
-tags, refs, trees, paths-info, commits, resolve (with Range) and the trusted-publishing token
-exchange (`trust.py`).
+tags, refs, trees, paths-info, commits, resolve (with Range), the trusted-publishing token
+exchange (`trust.py`) and Hugging Face Jobs (`jobs.py`: run, list, inspect, logs, cancel, labels,
+hardware), whose jobs run as local processes.
 
 `ROUTES` is the one table of the API: method, raw path (raw, because the Hub quotes revisions
 such as `refs/pr/1` into one path segment), handler, who may call it, and the schemas of its
@@ -19,6 +20,7 @@ client that asks for a Xet token is told so.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -35,11 +37,12 @@ from urllib.parse import quote, unquote
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from hubkit.background import BackgroundServer
 from hubkit.errors import UsageError
 from hubkit.localhub import schemas as s
+from hubkit.localhub.jobs import FLAVORS, HARDWARE, TERMINAL, JobStore
 from hubkit.localhub.pages import Pages, front_matter, layout
 from hubkit.localhub.store import LFS_THRESHOLD, HubError, Store, check_path, lfs_pointer
 from hubkit.localhub.trust import Grant, Trust
@@ -53,8 +56,11 @@ _REPO = r"(?:(?P<prefix>datasets|spaces)/)?(?P<repo>[^/]+/[^/]+)"
 
 # Who may call a route: anyone (PUBLIC), any valid token (TOKEN), whoever may read the path's repo
 # (READ: private repos need a token covering them), a token that may write the path's repo, which
-# must exist (WRITE), or whoever holds an upload URL signed by the LFS batch answer (SIGNED).
-PUBLIC, TOKEN, READ, WRITE, SIGNED = "public", "token", "read", "write", "signed"
+# must exist (WRITE), whoever holds an upload URL signed by the LFS batch answer (SIGNED), or a token
+# that may run Jobs (JOBS: the hub's own; a token minted for one repo may not).
+PUBLIC, TOKEN, READ, WRITE, SIGNED, JOBS = "public", "token", "read", "write", "signed", "jobs"
+JOBS_PAGE = 20  # jobs per page of a listing; the `Link: <...>; rel="next"` header points to the next
+_JOB = r"api/jobs/(?P<namespace>[^/]+)/(?P<job>[^/]+)"
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,14 @@ ROUTES: list[Endpoint] = [
     Endpoint("PUT", r"lfs/(?P<sha>[0-9a-f]{64})", "lfs_put", SIGNED, query=s.LfsSigned),
     Endpoint("POST", r"lfs/(?P<sha>[0-9a-f]{64})/verify", "lfs_verify", SIGNED, s.LfsVerify, s.LfsSigned),
     Endpoint("GET HEAD", rf"{_REPO}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", "resolve", READ),
+    # Hugging Face Jobs (jobs.py): local processes.
+    Endpoint("GET", r"api/jobs/hardware", "jobs_hardware"),
+    Endpoint("POST", r"api/jobs/(?P<namespace>[^/]+)", "run_job", JOBS, s.JobSpec),
+    Endpoint("GET", r"api/jobs/(?P<namespace>[^/]+)", "list_jobs", JOBS, query=s.JobsQuery),
+    Endpoint("GET", _JOB, "inspect_job", JOBS),
+    Endpoint("GET", rf"{_JOB}/logs", "job_logs", JOBS, query=s.LogsQuery),
+    Endpoint("POST", rf"{_JOB}/cancel", "cancel_job", JOBS),
+    Endpoint("PUT", rf"{_JOB}/labels", "label_job", JOBS, s.JobLabels),
     # HTML pages (pages.py), at the Hub's URLs: swap the host of a Hub link to preview it here.
     Endpoint("GET", r"", "page_index", page=True),
     Endpoint("GET", _REPO, "page_card", page=True),
@@ -150,6 +164,7 @@ class HubApp:
 
     def __init__(self, store: Store, token: str, trust: Trust | None = None, crash_after_bytes: int | None = None):
         self.store, self._token, self.trust = store, token, trust
+        self.jobs = JobStore(store.root)
         self._secret = hashlib.sha256(b"hubkit-lfs:" + token.encode()).digest()
         self._crash_after = crash_after_bytes  # fault injection for tests: die mid-upload
         self._received = 0
@@ -203,6 +218,12 @@ class HubApp:
         elif access == WRITE:
             call.grant = self.require(call.request, *call.repo)
             self.store.repo(*call.repo)
+        elif access == JOBS:
+            call.grant = self.require(call.request)
+            if not call.grant.admin:
+                raise HubError(403, f"This token may write {call.grant} only: it may not run or see Jobs")
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}", params["namespace"]):
+                raise HubError(400, f"Invalid namespace {params['namespace'][:100]!r}")
         elif access == SIGNED:
             q = call.query
             if not hmac.compare_digest(q.sig.encode(), self._sign(params["sha"], q.size, q.repo).encode()):
@@ -235,7 +256,7 @@ class HubApp:
         if "repo" in params:
             call.repo = _repo_args(params)
         if ep.query:
-            call.query = s.validate(ep.query, dict(request.query_params), "query")
+            call.query = s.query(ep.query, request.url.query)
         self.authorize(ep.access, call, params)
         if ep.body:
             call.body = await s.read_body(request, ep.body)
@@ -353,6 +374,69 @@ class HubApp:
             raise
         print(f"local hub: {line}", file=sys.stderr, flush=True)
         return JSONResponse(response, headers={"Cache-Control": "no-store"})
+
+    # --- Jobs ----------------------------------------------------------------------------
+    async def jobs_hardware(self, c: Call) -> Response:
+        return JSONResponse(HARDWARE)
+
+    async def run_job(self, c: Call, namespace: str) -> Response:
+        spec = c.body
+        if spec.flavor not in FLAVORS:
+            raise HubError(400, f"Unknown flavor {spec.flavor[:50]!r}: GET /api/jobs/hardware lists them")
+        rec = await run_in_threadpool(self.jobs.start, namespace, spec, spec.secrets)
+        print(f"local hub: job {rec['id']} in {namespace}: {' '.join(spec.command)[:200]}", file=sys.stderr, flush=True)
+        return JSONResponse(self.jobs.info(rec))
+
+    async def list_jobs(self, c: Call, namespace: str) -> Response:
+        q = c.query
+        labels = dict(item.partition("=")[::2] for item in q.label)
+        found = await run_in_threadpool(self.jobs.find, namespace, [st.upper() for st in q.stage], labels)
+        size = q.limit or JOBS_PAGE
+        page = found[q.cursor : q.cursor + size]
+        headers = {}
+        if q.cursor + size < len(found):
+            headers["Link"] = f'<{c.request.url.include_query_params(cursor=q.cursor + size)}>; rel="next"'
+        return JSONResponse([self.jobs.info(r) for r in page], headers=headers)
+
+    async def inspect_job(self, c: Call, namespace: str, job: str) -> Response:
+        return JSONResponse(self.jobs.info(self.jobs.get(namespace, job)))
+
+    async def cancel_job(self, c: Call, namespace: str, job: str) -> Response:
+        return JSONResponse(self.jobs.info(await run_in_threadpool(self.jobs.cancel, namespace, job)))
+
+    async def label_job(self, c: Call, namespace: str, job: str) -> Response:
+        rec = await run_in_threadpool(self.jobs.set_labels, namespace, job, c.body.labels)
+        return JSONResponse(self.jobs.info(rec))
+
+    async def job_logs(self, c: Call, namespace: str, job: str) -> Response:
+        """Server-sent events, one per log line (`data: {"timestamp", "data"}`), until the job has ended."""
+        import asyncio
+        import json
+        import time
+
+        self.jobs.get(namespace, job)
+        tail = c.query.tail
+
+        async def events():
+            offset, last = 0, time.monotonic()
+            if tail is not None:
+                lines, offset = self.jobs.log_since(namespace, job, 0)
+                lines = lines[len(lines) - tail :] if tail else []
+                yield "".join(f"data: {json.dumps(x)}\n\n" for x in lines)
+            while True:
+                ended = self.jobs.get(namespace, job)["status"]["stage"] in TERMINAL  # before reading: no line lost
+                lines, offset = self.jobs.log_since(namespace, job, offset)
+                if lines:
+                    yield "".join(f"data: {json.dumps(x, ensure_ascii=False)}\n\n" for x in lines)
+                    last = time.monotonic()
+                if ended or self.jobs.closing:
+                    return
+                if time.monotonic() - last > 30:
+                    yield ": keep-alive\n\n"
+                    last = time.monotonic()
+                await asyncio.sleep(0.2)
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
     # --- HTML pages ----------------------------------------------------------------------
     def pages(self, request: Request) -> Pages:
@@ -587,7 +671,12 @@ def create_app(root: Path | str, token: str, trust: Trust | None = None,
         response = await hub.handle(Request(scope, receive))
         await response(scope, receive, send)
 
-    app = Starlette()
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        await run_in_threadpool(hub.jobs.close)  # the hub stops: so do the jobs it runs
+
+    app = Starlette(lifespan=lifespan)
     app.router.default = every_request  # not a path Route: those stop at a newline (%0a) in the path
     return app
 

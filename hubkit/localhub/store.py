@@ -316,7 +316,8 @@ class Store:
             in_tree = {e["sha256"] for e in tree.values() if e.get("lfs")}
             for op in ops:
                 key, value = op.key, op.value
-                path = check_path(value.path)
+                # huggingface_hub names a folder to delete with its trailing "/" (CommitOperationDelete)
+                path = check_path(value.path.removesuffix("/") if key == "deletedFolder" else value.path)
                 if key == "file":
                     data = value.content
                     if len(data) > LFS_THRESHOLD:
