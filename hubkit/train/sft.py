@@ -53,11 +53,9 @@ def machine_problem(spec: TrainSpec) -> str | None:
             problems.append("framework unsloth needs a CUDA GPU (on this machine: train.framework: peft)")
         elif importlib.util.find_spec("unsloth") is None:
             problems.append("framework unsloth is not installed (pip install 'hubkit[gpu]')")
-    if spec.method == "qlora":
-        if not cuda:
-            problems.append("method qlora (4-bit bitsandbytes) needs a CUDA GPU (on this machine: train.method: lora)")
-        elif importlib.util.find_spec("bitsandbytes") is None:
-            problems.append("method qlora needs bitsandbytes (pip install 'hubkit[gpu]')")
+    # QLoRA runs on CPU too: bitsandbytes ships a CPU library (nf4 quantisation, 4-bit matmul).
+    if spec.method == "qlora" and importlib.util.find_spec("bitsandbytes") is None:
+        problems.append("method qlora needs bitsandbytes, a hubkit dependency missing here (pip install bitsandbytes)")
     if spec.precision == "float16" and not cuda:
         problems.append("precision float16 needs a CUDA GPU (on CPU: float32 or bfloat16)")
     return "; ".join(problems) or None
@@ -125,8 +123,12 @@ def _dataset(examples: list[Example]):
     return Dataset.from_list([e.features() for e in examples])
 
 
-def _load(job: TrainJob, max_length: int):
-    """(model, peft_config or None): the base for LoRA in the recipe's precision, or 4-bit for QLoRA."""
+def load_model(job: TrainJob, max_length: int):
+    """(model, peft_config or None): the base for LoRA in the recipe's precision, or 4-bit for QLoRA.
+
+    QLoRA: every linear layer of the decoder becomes a bitsandbytes `Linear4bit` (nf4, double
+    quantisation, bf16 compute); embeddings, norms and a tied head stay in `spec.precision`.
+    """
     import torch
 
     dtype = getattr(torch, job.spec.precision)
@@ -156,7 +158,7 @@ def _load(job: TrainJob, max_length: int):
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16,
         )  # fmt: skip
-        kwargs["device_map"] = {"": PartialState().local_process_index}  # one full copy per process (DDP)
+        kwargs["device_map"] = {"": str(PartialState().device)}  # one full copy per process (DDP), or the CPU
     model = AutoModelForCausalLM.from_pretrained(job.base, **kwargs)
     if job.spec.method == "qlora":
         from peft import prepare_model_for_kbit_training
@@ -238,7 +240,8 @@ def train(job: TrainJob) -> dict[str, Any] | None:
     limit = AutoConfig.from_pretrained(job.base).max_position_embeddings or tokenizer.model_max_length
     train_set, eval_set, lengths, dropped = _examples(job, tokenizer, limit)
     set_seed(job.recipe.seed)  # the LoRA init happens before the Trainer seeds anything
-    model, peft_config = _load(job, lengths.max_length)
+    model, peft_config = load_model(job, lengths.max_length)
+    quantized = quantization(model)
     args = _sft_config(job, lengths.max_length, bool(eval_set))
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=_dataset(train_set),
@@ -278,9 +281,28 @@ def train(job: TrainJob) -> dict[str, Any] | None:
         "processes": state.num_processes,
         "libraries": _versions(),
         "method": job.spec.method, "framework": job.spec.framework, "precision": job.spec.precision,
+        "quantized": quantized,
         "recipe": job.recipe.model_dump(mode="json"),
         **job.facts,
         "history": [{k: v for k, v in h.items() if k != "total_flos"} for h in history],
+    }  # fmt: skip
+
+
+def quantization(model) -> dict[str, Any] | None:
+    """What was really loaded in 4-bit (bitsandbytes `Linear4bit` layers), or None: read from the
+    model, not the config, so metrics.json shows that a QLoRA run trained on 4-bit weights."""
+    import sys
+
+    bnb = sys.modules.get("bitsandbytes")  # never imported: nothing is quantized
+    layers = [m for m in model.modules() if bnb is not None and isinstance(m, bnb.nn.Linear4bit)]
+    if not layers:
+        return None
+    states = [m.weight.quant_state for m in layers]
+    return {
+        "linear_4bit": len(layers), "quant_type": sorted({q.quant_type for q in states}),
+        "double_quant": all(q.nested for q in states),
+        "compute_dtype": sorted({str(m.compute_dtype).removeprefix("torch.") for m in layers}),
+        "storage": sorted({str(m.weight.dtype).removeprefix("torch.") for m in layers}),
     }  # fmt: skip
 
 
