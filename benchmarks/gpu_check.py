@@ -49,6 +49,8 @@ PATHS = [
     ("unsloth-lora", "unsloth", 100, False),
     ("unsloth-qlora", "unsloth", 100, False),
 ]
+GPU_STEPS, CPU_STEPS = 20, 4  # optimizer steps of a training path (a CPU only checks that the path runs)
+CPU_SLACK = 3  # --cpu: a path may take this many times its GPU limit (the whole budget still holds)
 MODEL = {"layers": 4, "hidden_size": 256, "intermediate_size": 768, "heads": 4, "kv_heads": 2}  # head_dim 64
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
            "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
@@ -57,7 +59,7 @@ OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFL
 # -- each path, in its own process ----------------------------------------------------------------
 
 
-def train_path(base: Path, work: Path, framework: str, method: str) -> dict:
+def train_path(base: Path, work: Path, framework: str, method: str, steps: int) -> dict:
     import torch
     from train_bench import rows  # the benchmark's scripted rows: same data as train_bench.py
 
@@ -71,7 +73,8 @@ def train_path(base: Path, work: Path, framework: str, method: str) -> dict:
         return {"status": "not run", "reason": problem}
     recipe = Recipe(
         eval_fraction=0, lora={"r": 16, "lora_alpha": 32, "target_modules": "all-linear"},
-        sft={"max_steps": 20, "per_device_train_batch_size": 8, "learning_rate": 1e-3, "save_steps": 20, "seed": 0},
+        sft={"max_steps": steps, "per_device_train_batch_size": 8, "learning_rate": 1e-3, "save_steps": steps,
+             "seed": 0},
     )  # fmt: skip
     job = TrainJob(base=base, rows=rows(64), recipe=recipe, spec=spec, work=work / "run", key="gpu-check",
                    report=lambda _: None)  # fmt: skip
@@ -164,13 +167,13 @@ def _device() -> str:
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
 
 
-def child(name: str, base: Path, work: Path) -> dict:
+def child(name: str, base: Path, work: Path, steps: int) -> dict:
     if name == "vllm-eval":
         return vllm_path(base, work)
     if name == "space-local":
         return space_path(base, work)
     framework, method = name.split("-")
-    return train_path(base, work, framework, method)
+    return train_path(base, work, framework, method, steps)
 
 
 # -- the check: one process per path, a budget for all -------------------------------------------
@@ -180,11 +183,12 @@ def run_path(name: str, cap: float, deadline: float, base: Path, work: Path, cpu
     left = deadline - time.monotonic()
     if left < 10:
         return {"status": "failed", "reason": f"not started: the {BUDGET_S} s budget was spent"}
-    timeout = min(cap, left)
+    timeout = min(cap * (CPU_SLACK if cpu else 1), left)
     folder = work / name
     folder.mkdir()
     env = {**os.environ, **OFFLINE, **({"CUDA_VISIBLE_DEVICES": ""} if cpu else {})}
-    cmd = [sys.executable, __file__, "--child", name, "--base", str(base), "--work", str(folder)]
+    steps = CPU_STEPS if cpu else GPU_STEPS
+    cmd = [sys.executable, __file__, "--child", name, "--base", str(base), "--work", str(folder), "--steps", str(steps)]
     # A session of its own: on a timeout the whole group goes (vLLM's engine, the Space's worker).
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=folder,
                             start_new_session=True)  # fmt: skip
@@ -215,10 +219,11 @@ def main() -> int:
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--base", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--steps", type=int, default=GPU_STEPS, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         try:
-            print(json.dumps(child(args.child, args.base, args.work)))
+            print(json.dumps(child(args.child, args.base, args.work, args.steps)))
         except Exception as exc:  # one line: the reason the table shows
             print(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
                   file=sys.stderr)  # fmt: skip

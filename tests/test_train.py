@@ -153,6 +153,43 @@ def test_qlora_loads_every_linear_layer_of_the_decoder_in_4bit_nf4(tmp_path):
     assert not any(isinstance(m, bnb.nn.Linear4bit) for m in lora.modules())
 
 
+def test_an_evaluation_between_qlora_steps_changes_neither_the_4bit_layers_nor_the_gradients(tmp_path):
+    """The Trainer evaluates every save_steps. On an AVX512-BF16 CPU, bitsandbytes 0.50.2 would
+    repack the 4-bit layers for inference there and train on through an op without a backward:
+    gradients through the base silently wrong after the first evaluation (this machine has it;
+    elsewhere the test holds trivially)."""
+    import torch
+    from peft import get_peft_model
+
+    from hubkit.train.sft import load_model
+
+    model, config = load_model(_tiny_job(tmp_path, "qlora", layers=3), 64)
+    model = get_peft_model(model, config)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:  # zero at init: without it no gradient would cross a base layer
+                p.normal_(std=0.1, generator=torch.Generator().manual_seed(len(name)))
+    ids = torch.randint(0, 400, (2, 48), generator=torch.Generator().manual_seed(0))
+
+    def gradients() -> dict:
+        model.train()
+        model.zero_grad()
+        model(input_ids=ids, labels=ids).loss.backward()
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    before = gradients()
+    model.eval()
+    with torch.no_grad():
+        model(input_ids=ids)
+    after = gradients()
+    assert before.keys() == after.keys() and len(before) == 2 * 3 * 7
+    changed = [n for n in before if not torch.equal(before[n], after[n])]
+    assert not changed, changed[:3]
+    # The layers are still in their training layout (scales double-quantized, not repacked).
+    assert all(m.weight.quant_state.nested for m in model.modules() if type(m).__name__ == "Linear4bit"
+               and hasattr(m.weight, "quant_state"))  # fmt: skip
+
+
 # --- examples: the prompt is the inference prompt, the loss is the completion -------------------
 
 

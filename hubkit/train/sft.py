@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -127,7 +128,7 @@ def load_model(job: TrainJob, max_length: int):
     """(model, peft_config or None): the base for LoRA in the recipe's precision, or 4-bit for QLoRA.
 
     QLoRA: every linear layer of the decoder becomes a bitsandbytes `Linear4bit` (nf4, double
-    quantisation, bf16 compute); embeddings, norms and a tied head stay in `spec.precision`.
+    quantisation, bf16 compute); embeddings, norms and the head are not quantized.
     """
     import torch
 
@@ -164,7 +165,25 @@ def load_model(job: TrainJob, max_length: int):
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(model)
+        _no_cpu_inference_packing(model)
     return model, LoraConfig(task_type="CAUSAL_LM", **lora)
+
+
+def _no_cpu_inference_packing(model) -> None:
+    """Keep every 4-bit layer in its training layout for the whole run.
+
+    On a CPU with AVX512-BF16, bitsandbytes (0.50.2) repacks a `Linear4bit` for inference at its
+    first forward in eval mode without grad (the Trainer's evaluation) and keeps it so: later
+    training steps then run `gemv_4bit`, which has no autograd kernel (the gradient through the
+    4-bit layers is silently wrong), and the scales lose their double quantisation to bf16 (a
+    resumed run, which has not evaluated yet, would train on other weights). Evaluation takes
+    the training path instead: the same numbers in both modes.
+    """
+    import bitsandbytes as bnb
+
+    for m in model.modules():
+        if isinstance(m, bnb.nn.Linear4bit):
+            m.support_avx512bf16_for_cpu = False
 
 
 def _sft_config(job: TrainJob, max_length: int, has_eval: bool):
@@ -291,8 +310,6 @@ def train(job: TrainJob) -> dict[str, Any] | None:
 def quantization(model) -> dict[str, Any] | None:
     """What was really loaded in 4-bit (bitsandbytes `Linear4bit` layers), or None: read from the
     model, not the config, so metrics.json shows that a QLoRA run trained on 4-bit weights."""
-    import sys
-
     bnb = sys.modules.get("bitsandbytes")  # never imported: nothing is quantized
     layers = [m for m in model.modules() if bnb is not None and isinstance(m, bnb.nn.Linear4bit)]
     if not layers:
