@@ -482,6 +482,7 @@ def test_the_qlora_student_trained_on_4bit_layers_and_is_merged_into_a_bf16_relo
     cfg = json.loads((adapter_dir / "adapter_config.json").read_text())
     scale = cfg["lora_alpha"] / cfg["r"]
     adapter = _safetensors(adapter_dir / "adapter_model.safetensors")
+    assert {t.dtype for t in adapter.values()} == {torch.float32}  # as trained, and as a resumed run reloads it
     merged = _safetensors(ws / MODEL_B / "model.safetensors")
     assert {t.dtype for t in merged.values()} == {torch.bfloat16}
     layers = sorted(k.removeprefix("base_model.model.").removesuffix(".lora_A.weight")

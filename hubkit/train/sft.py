@@ -169,6 +169,20 @@ def load_model(job: TrainJob, max_length: int):
     return model, LoraConfig(task_type="CAUSAL_LM", **lora)
 
 
+def _float32_adapter(model) -> None:
+    """The adapter trains in float32, as PEFT makes it (and as it trains in LoRA runs).
+
+    TRL casts a quantized model's adapter to bf16, but a resumed run loads it back through
+    PEFT's `load_adapter`, which makes it float32 again: the resumed run would go on in another
+    precision than the uninterrupted one (and save another adapter). Before the optimizer exists.
+    """
+    import torch
+
+    for p in model.parameters():
+        if p.requires_grad:
+            p.data = p.data.to(torch.float32)
+
+
 def _no_cpu_inference_packing(model) -> None:
     """Keep every 4-bit layer in its training layout for the whole run.
 
@@ -266,6 +280,8 @@ def train(job: TrainJob) -> dict[str, Any] | None:
         model=model, args=args, train_dataset=_dataset(train_set),
         eval_dataset=_dataset(eval_set) if eval_set else None, processing_class=tokenizer, peft_config=peft_config,
     )  # fmt: skip
+    if job.spec.method == "qlora" and job.spec.framework == "peft":
+        _float32_adapter(trainer.model)
     trainer.remove_callback(PrinterCallback)  # prints every log dict; hubkit reports a line per save instead
     trainer.add_callback(_progress(job.report))
     checkpoint = last_checkpoint(job.work / "checkpoints", job.report) if main else None
