@@ -15,8 +15,8 @@ tokens/s: training, non-padding tokens seen / train wall time; generation, token
 time from the first token to the last. The model is made here (hubkit.offline.save_tiny_qwen3)
 and every process runs with HF_HUB_OFFLINE=1: nothing downloads weights.
 
-Exit codes: 0 every path ran or is not installed; 1 a path failed (or ran out of time);
-2 a usage error; 3 no CUDA GPU on this machine, nothing measured (each path says so).
+Exit codes: 0 no path failed (each ran, is not installed, or with --cpu needs a GPU); 1 a path
+failed or ran out of time; 2 a usage error; 3 no CUDA GPU here, nothing measured (each path says so).
 """
 
 from __future__ import annotations
