@@ -47,7 +47,8 @@ def test_demo_has_the_same_shape_and_trains_offline():
     rel, demo = load_release(CONFIGS / "release.yaml"), load_release(CONFIGS / "demo.yaml")
     for key in ("datasets", "models"):
         assert len(getattr(rel, key)) == len(getattr(demo, key))
-    assert all(m.base_fixture and m.train.method == "lora" for m in demo.models)
+    assert all(m.base_fixture and m.train.framework == "peft" for m in demo.models)
+    assert [m.train.method for m in demo.models] == ["lora", "qlora"]  # QLoRA trains on CPU too
     assert all(m.train.method == "qlora" and m.base_fixture is None for m in rel.models)
     assert all(x is not None for x in (demo.merge, demo.benchmark, demo.space))
 

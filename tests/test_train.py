@@ -22,6 +22,7 @@ from hubkit.train.sft import last_checkpoint
 from tests.conftest import NO_HUB, ROOT, copy_project, run_cli
 
 MODEL_A, DATA_A, DATA_B = "tiny-qwen3-a-distilled", "tiny-teacher-a-reasoning", "tiny-teacher-b-reasoning"
+MODEL_B = "tiny-qwen3-b-distilled"  # the demo's QLoRA student (MODEL_A: LoRA)
 ROW = {"id": "r1", "prompt": "What is 6 times 7?", "reasoning": "6 * 7 = 42.\nCheck: 42 / 7 = 6.", "answer": "42"}
 
 # --- recipes: TRL's and PEFT's own fields decide ------------------------------------------------
@@ -75,9 +76,10 @@ def test_a_bad_recipe_stops_the_build_before_any_data_is_made(tmp_path):
 @pytest.mark.parametrize(
     ("train", "needs"),
     [
-        ({"method": "qlora", "framework": "peft"}, "method qlora (4-bit bitsandbytes) needs a CUDA GPU"),
         ({"method": "lora", "framework": "unsloth"}, "framework unsloth needs a CUDA GPU"),
+        ({"method": "qlora", "framework": "unsloth"}, "framework unsloth needs a CUDA GPU"),
         ({"method": "lora", "framework": "peft", "precision": "float16"}, "precision float16 needs a CUDA GPU"),
+        ({"method": "qlora", "framework": "peft", "precision": "float16"}, "precision float16 needs a CUDA GPU"),
     ],
 )
 def test_asking_for_what_this_machine_cannot_do_is_refused_not_downgraded(tmp_path, train, needs):
@@ -93,6 +95,99 @@ def test_asking_for_what_this_machine_cannot_do_is_refused_not_downgraded(tmp_pa
     assert r.returncode == 2, r.stdout + r.stderr
     assert r.stderr.strip().count("\n") == 0
     assert f"{MODEL_A}: {needs}" in r.stderr
+
+
+def test_qlora_without_bitsandbytes_is_refused_not_downgraded(tmp_path, monkeypatch):
+    import importlib.util
+
+    config = copy_project(tmp_path) / "demo.yaml"
+    assert yaml.safe_load(config.read_text())["models"][1]["train"]["method"] == "qlora"
+    monkeypatch.setitem(sys.modules, "bitsandbytes", None)  # Python's own "not importable"
+    assert importlib.util.find_spec("bitsandbytes") is None
+    r = run_cli("build", MODEL_B, "-c", str(config), "-w", str(tmp_path / "ws"))
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
+    assert f"{MODEL_B}: method qlora needs bitsandbytes" in r.stderr
+    assert not (tmp_path / "ws" / DATA_B).exists()  # refused before anything was built
+
+
+def _tiny_job(tmp_path: Path, method: str, layers: int = 2):
+    from hubkit.config import TrainSpec
+    from hubkit.offline import save_tiny_qwen3
+    from hubkit.train.recipe import Recipe
+    from hubkit.train.sft import TrainJob
+
+    base = save_tiny_qwen3(tmp_path / "base", seed=3, layers=layers, initializer_range=0.3)
+    spec = TrainSpec(method=method, framework="peft", precision="bfloat16")
+    return TrainJob(base=base, rows=[ROW], recipe=Recipe(lora={"r": 4}), spec=spec, work=tmp_path / "w", key="k")
+
+
+def test_qlora_loads_every_linear_layer_of_the_decoder_in_4bit_nf4(tmp_path):
+    import bitsandbytes as bnb
+    import torch
+    from bitsandbytes.functional import dequantize_4bit
+    from safetensors.torch import load_file
+
+    from hubkit.train.sft import load_model, quantization
+
+    job = _tiny_job(tmp_path, "qlora")
+    model, peft_config = load_model(job, 64)
+    layers = {n: m for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+    decoder = {n: m for n, m in layers.items() if ".layers." in n}
+    assert len(decoder) == 2 * 7  # q, k, v, o, gate, up, down in each of 2 layers
+    assert all(isinstance(m, bnb.nn.Linear4bit) for m in decoder.values())
+    assert not isinstance(layers["lm_head"], bnb.nn.Linear4bit)  # the (tied) head and embeddings stay
+    original = load_file(str(job.base / "model.safetensors"))
+    for name, m in decoder.items():
+        w, state = m.weight, m.weight.quant_state
+        assert w.dtype == torch.uint8 and w.numel() == m.in_features * m.out_features // 2  # two 4-bit codes a byte
+        assert (state.quant_type, state.nested, m.compute_dtype) == ("nf4", True, torch.bfloat16)
+        # The codes decode to the base's weights up to 4-bit rounding: quantized, not a copy.
+        error = (dequantize_4bit(w.data, state).float() - original[f"{name}.weight"].float()).abs()
+        assert 0 < error.mean() < 0.1 * original[f"{name}.weight"].float().abs().mean()
+    assert peft_config.target_modules == "all-linear"
+    assert quantization(model) == {"linear_4bit": 14, "quant_type": ["nf4"], "double_quant": True,
+                                   "compute_dtype": ["bfloat16"], "storage": ["uint8"]}  # fmt: skip
+
+    lora, _ = load_model(_tiny_job(tmp_path / "lora", "lora"), 64)
+    assert quantization(lora) is None
+    assert not any(isinstance(m, bnb.nn.Linear4bit) for m in lora.modules())
+
+
+def test_an_evaluation_between_qlora_steps_changes_neither_the_4bit_layers_nor_the_gradients(tmp_path):
+    """The Trainer evaluates every save_steps. On an AVX512-BF16 CPU, bitsandbytes 0.50.2 would
+    repack the 4-bit layers for inference there and train on through an op without a backward:
+    gradients through the base silently wrong after the first evaluation (this machine has it;
+    elsewhere the test holds trivially)."""
+    import torch
+    from peft import get_peft_model
+
+    from hubkit.train.sft import load_model
+
+    model, config = load_model(_tiny_job(tmp_path, "qlora", layers=3), 64)
+    model = get_peft_model(model, config)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:  # zero at init: without it no gradient would cross a base layer
+                p.normal_(std=0.1, generator=torch.Generator().manual_seed(len(name)))
+    ids = torch.randint(0, 400, (2, 48), generator=torch.Generator().manual_seed(0))
+
+    def gradients() -> dict:
+        model.train()
+        model.zero_grad()
+        model(input_ids=ids, labels=ids).loss.backward()
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    before = gradients()
+    model.eval()
+    with torch.no_grad():
+        model(input_ids=ids)
+    after = gradients()
+    assert before.keys() == after.keys() and len(before) == 2 * 3 * 7
+    changed = [n for n in before if not torch.equal(before[n], after[n])]
+    assert not changed, changed[:3]
+    # The layers are still in their training layout (scales double-quantized, not repacked).
+    assert all(m.weight.quant_state.nested for m in model.modules() if type(m).__name__ == "Linear4bit"
+               and hasattr(m.weight, "quant_state"))  # fmt: skip
 
 
 # --- examples: the prompt is the inference prompt, the loss is the completion -------------------
@@ -199,7 +294,10 @@ def _safetensors(path: Path) -> dict:
     return load_file(str(path))
 
 
-def test_kill_9_then_the_same_command_resumes_and_matches_an_uninterrupted_run(data_ws, trained_demo, tmp_path):
+@pytest.mark.parametrize(("model", "method"), [(MODEL_A, "lora"), (MODEL_B, "qlora")])
+def test_kill_9_then_the_same_command_resumes_and_matches_an_uninterrupted_run(
+    data_ws, trained_demo, tmp_path, model, method
+):
     _, src_ws = data_ws
     config = copy_project(tmp_path / "p") / "demo.yaml"
     recipe = yaml.safe_load((config.parent / "train" / "demo-lora.yaml").read_text())["sft"]
@@ -209,10 +307,10 @@ def test_kill_9_then_the_same_command_resumes_and_matches_an_uninterrupted_run(d
 
     env = {**os.environ, **NO_HUB}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hubkit", "build", MODEL_A, "-c", str(config), "-w", str(ws_killed)],
+        [sys.executable, "-m", "hubkit", "build", model, "-c", str(config), "-w", str(ws_killed)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
-    checkpoints = ws_killed / ".journal" / MODEL_A / "run" / "checkpoints"
+    checkpoints = ws_killed / ".journal" / model / "run" / "checkpoints"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         done = [p for p in checkpoints.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
@@ -221,23 +319,24 @@ def test_kill_9_then_the_same_command_resumes_and_matches_an_uninterrupted_run(d
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL, "training ended before it could be killed"
-    assert not (ws_killed / MODEL_A).exists()
+    assert not (ws_killed / model).exists()
 
-    r = run_cli("build", MODEL_A, "-c", str(config), "-w", str(ws_killed))
+    r = run_cli("build", model, "-c", str(config), "-w", str(ws_killed))
     assert r.returncode == 0, r.stderr
     resumed = [line for line in r.stdout.splitlines() if "resuming from checkpoint-" in line]
     assert resumed, r.stdout
     step = int(resumed[0].rsplit("-", 1)[1])
     assert 10 <= step < 40
-    metrics = json.loads((ws_killed / MODEL_A / "training" / "metrics.json").read_text())
+    metrics = json.loads((ws_killed / model / "training" / "metrics.json").read_text())
     assert metrics["resumed_from_step"] == step and metrics["steps"] == 40
-    full_metrics = json.loads((ws_full / MODEL_A / "training" / "metrics.json").read_text())
+    assert metrics["method"] == method and bool(metrics["quantized"]) == (method == "qlora")
+    full_metrics = json.loads((ws_full / model / "training" / "metrics.json").read_text())
     assert [h.get("loss") for h in metrics["history"]] == [h.get("loss") for h in full_metrics["history"]]
 
-    a = _safetensors(ws_full / ".journal" / MODEL_A / "run" / "adapter" / "adapter_model.safetensors")
-    b = _safetensors(ws_killed / ".journal" / MODEL_A / "run" / "adapter" / "adapter_model.safetensors")
+    a = _safetensors(ws_full / ".journal" / model / "run" / "adapter" / "adapter_model.safetensors")
+    b = _safetensors(ws_killed / ".journal" / model / "run" / "adapter" / "adapter_model.safetensors")
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
-    merged_a, merged_b = (_safetensors(w / MODEL_A / "model.safetensors") for w in (ws_full, ws_killed))
+    merged_a, merged_b = (_safetensors(w / model / "model.safetensors") for w in (ws_full, ws_killed))
     assert all((merged_a[k] == merged_b[k]).all() for k in merged_a)
 
 
@@ -361,6 +460,43 @@ def test_each_demo_student_fits_its_own_teachers_data_better_than_the_other_stud
     assert (ws / MODEL_A / "generation_config.json").read_bytes() == (base / "generation_config.json").read_bytes()
     metrics = json.loads((ws / MODEL_A / "training" / "metrics.json").read_text())
     assert metrics["final_eval_loss"] is not None and metrics["rows"]["eval"] == 1
+    assert metrics["method"] == "lora" and metrics["quantized"] is None
+
+
+def test_the_qlora_student_trained_on_4bit_layers_and_is_merged_into_a_bf16_reload_of_its_base(trained_demo):
+    """The adapter goes onto the base's own bf16 weights: merging into the dequantized 4-bit
+    weights instead would carry nf4's rounding (far larger than bf16's) into the published model."""
+    import torch
+    from bitsandbytes.functional import dequantize_4bit, quantize_4bit
+
+    ws = trained_demo / "ws"
+    metrics = json.loads((ws / MODEL_B / "training" / "metrics.json").read_text())
+    assert (metrics["method"], metrics["framework"]) == ("qlora", "peft")
+    assert metrics["quantized"] == {"linear_4bit": 9 * 7, "quant_type": ["nf4"], "double_quant": True,
+                                    "compute_dtype": ["bfloat16"], "storage": ["uint8"]}  # fmt: skip
+    assert metrics["final_train_loss"] < metrics["history"][0]["loss"] - 1  # it learned
+
+    (base_dir,) = (ws / ".journal" / MODEL_B).glob("base-*")
+    base = _safetensors(base_dir / "model.safetensors")
+    adapter_dir = ws / ".journal" / MODEL_B / "run" / "adapter"
+    cfg = json.loads((adapter_dir / "adapter_config.json").read_text())
+    scale = cfg["lora_alpha"] / cfg["r"]
+    adapter = _safetensors(adapter_dir / "adapter_model.safetensors")
+    assert {t.dtype for t in adapter.values()} == {torch.float32}  # as trained, and as a resumed run reloads it
+    merged = _safetensors(ws / MODEL_B / "model.safetensors")
+    assert {t.dtype for t in merged.values()} == {torch.bfloat16}
+    layers = sorted(k.removeprefix("base_model.model.").removesuffix(".lora_A.weight")
+                    for k in adapter if k.endswith(".lora_A.weight"))  # fmt: skip
+    assert len(layers) == 9 * 7
+    for name in layers:
+        delta = scale * adapter[f"base_model.model.{name}.lora_B.weight"].float() @ \
+            adapter[f"base_model.model.{name}.lora_A.weight"].float()  # fmt: skip
+        w = base[f"{name}.weight"]
+        codes, state = quantize_4bit(w, blocksize=64, compress_statistics=True, quant_type="nf4")
+        from_bf16 = (merged[f"{name}.weight"].float() - (w.float() + delta)).abs().max()
+        from_4bit = (merged[f"{name}.weight"].float() - (dequantize_4bit(codes, state).float() + delta)).abs().max()
+        assert delta.abs().max() > 10 * from_bf16, name  # the adapter is in the merged weights
+        assert from_bf16 < 0.1 * from_4bit, (name, float(from_bf16), float(from_4bit))
 
 
 def test_release_status_judges_the_distilled_models_without_a_gpu(tmp_path):
@@ -410,3 +546,20 @@ def test_publish_adapter_is_its_own_repo_and_the_merged_model_repo_has_no_adapte
         a = PeftModel.from_pretrained(base, ws / adapter).eval()(input_ids=ids).logits
         b = AutoModelForCausalLM.from_pretrained(ws / MODEL_A, dtype=torch.float32).eval()(input_ids=ids).logits
     assert (a - b).abs().max() < 0.25 * (untrained - b).abs().max()
+
+
+def test_the_gpu_check_says_per_path_that_this_machine_has_no_cuda():
+    """benchmarks/gpu_check.py as a Job runs it (a plain `python`): here, no GPU, one line a path, exit 3."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: run benchmarks/gpu_check.py itself")
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py")], capture_output=True, text=True,
+                       env={**os.environ, **NO_HUB}, timeout=120)  # fmt: skip
+    assert r.returncode == 3, r.stdout + r.stderr
+    paths = ["peft-lora", "peft-qlora", "space-local", "vllm-eval", "unsloth-lora", "unsloth-qlora"]
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("gpu_check: no CUDA GPU on this machine") and len(lines) == 1 + len(paths)
+    assert [line.split()[0] for line in lines[1:]] == paths
+    assert all("not run" in line and "no CUDA GPU" in line for line in lines[1:])
+    assert "Traceback" not in r.stderr

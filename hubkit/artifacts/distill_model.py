@@ -179,6 +179,13 @@ def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.4f}"
 
 
+def _quantized(q: dict[str, Any]) -> str:
+    """The 4-bit layers a QLoRA run trained on, as loaded (metrics.json `quantized`)."""
+    double = ", double quantisation" if q["double_quant"] else ""
+    return (f"{q['linear_4bit']} linear layers in {'/'.join(q['quant_type'])}{double}, "
+            f"compute {'/'.join(q['compute_dtype'])} (bitsandbytes)")  # fmt: skip
+
+
 def _training_context(m: dict[str, Any]) -> dict[str, Any]:
     """What the card shows of a run: recipe, data, hardware, time, tokens, losses, library versions."""
     rows = m["rows"]
@@ -193,7 +200,8 @@ def _training_context(m: dict[str, Any]) -> dict[str, Any]:
         "run": {"hardware": m["hardware"], "wall time": f"{m['wall_time_s']} s", "optimizer steps": str(m["steps"]),
                 "epochs": str(m["epochs"]), "tokens seen": f"{m['tokens_seen']:,}",
                 "final train loss": _fmt(m["final_train_loss"]), "final eval loss": _fmt(m["final_eval_loss"]),
-                **({"resumed from step": str(m["resumed_from_step"])} if m.get("resumed_from_step") else {})},
+                **({"resumed from step": str(m["resumed_from_step"])} if m.get("resumed_from_step") else {}),
+                **({"4-bit layers": _quantized(q)} if (q := m.get("quantized")) else {})},
         "libraries": ", ".join(f"{k} {v}" for k, v in m["libraries"].items()),
         "chart": CHART,
     }  # fmt: skip

@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,11 +54,9 @@ def machine_problem(spec: TrainSpec) -> str | None:
             problems.append("framework unsloth needs a CUDA GPU (on this machine: train.framework: peft)")
         elif importlib.util.find_spec("unsloth") is None:
             problems.append("framework unsloth is not installed (pip install 'hubkit[gpu]')")
-    if spec.method == "qlora":
-        if not cuda:
-            problems.append("method qlora (4-bit bitsandbytes) needs a CUDA GPU (on this machine: train.method: lora)")
-        elif importlib.util.find_spec("bitsandbytes") is None:
-            problems.append("method qlora needs bitsandbytes (pip install 'hubkit[gpu]')")
+    # QLoRA runs on CPU too: bitsandbytes ships a CPU library (nf4 quantisation, 4-bit matmul).
+    if spec.method == "qlora" and importlib.util.find_spec("bitsandbytes") is None:
+        problems.append("method qlora needs bitsandbytes, a hubkit dependency missing here (pip install bitsandbytes)")
     if spec.precision == "float16" and not cuda:
         problems.append("precision float16 needs a CUDA GPU (on CPU: float32 or bfloat16)")
     return "; ".join(problems) or None
@@ -125,8 +124,12 @@ def _dataset(examples: list[Example]):
     return Dataset.from_list([e.features() for e in examples])
 
 
-def _load(job: TrainJob, max_length: int):
-    """(model, peft_config or None): the base for LoRA in the recipe's precision, or 4-bit for QLoRA."""
+def load_model(job: TrainJob, max_length: int):
+    """(model, peft_config or None): the base for LoRA in the recipe's precision, or 4-bit for QLoRA.
+
+    QLoRA: every linear layer of the decoder becomes a bitsandbytes `Linear4bit` (nf4, double
+    quantisation, bf16 compute); embeddings, norms and the head are not quantized.
+    """
     import torch
 
     dtype = getattr(torch, job.spec.precision)
@@ -156,13 +159,45 @@ def _load(job: TrainJob, max_length: int):
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16,
         )  # fmt: skip
-        kwargs["device_map"] = {"": PartialState().local_process_index}  # one full copy per process (DDP)
+        kwargs["device_map"] = {"": str(PartialState().device)}  # one full copy per process (DDP), or the CPU
     model = AutoModelForCausalLM.from_pretrained(job.base, **kwargs)
     if job.spec.method == "qlora":
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(model)
+        _no_cpu_inference_packing(model)
     return model, LoraConfig(task_type="CAUSAL_LM", **lora)
+
+
+def _float32_adapter(model) -> None:
+    """The adapter trains in float32, as PEFT makes it (and as it trains in LoRA runs).
+
+    TRL casts a quantized model's adapter to bf16, but a resumed run loads it back through
+    PEFT's `load_adapter`, which makes it float32 again: the resumed run would go on in another
+    precision than the uninterrupted one (and save another adapter). Before the optimizer exists.
+    """
+    import torch
+
+    for p in model.parameters():
+        if p.requires_grad:
+            p.data = p.data.to(torch.float32)
+
+
+def _no_cpu_inference_packing(model) -> None:
+    """Keep every 4-bit layer in its training layout for the whole run.
+
+    On a CPU with AVX512-BF16, bitsandbytes (0.50.2) repacks a `Linear4bit` for inference at its
+    first forward in eval mode without grad (the Trainer's evaluation) and keeps it so: later
+    training steps then run `gemv_4bit`, which has no autograd kernel (the gradient through the
+    4-bit layers is silently wrong), and the scales lose their double quantisation to bf16 (a
+    resumed run, which has not evaluated yet, would train on other weights). Evaluation takes
+    the training path instead: the same numbers in both modes.
+    """
+    import bitsandbytes as bnb
+
+    for m in model.modules():
+        if isinstance(m, bnb.nn.Linear4bit):
+            m.support_avx512bf16_for_cpu = False
 
 
 def _sft_config(job: TrainJob, max_length: int, has_eval: bool):
@@ -238,12 +273,15 @@ def train(job: TrainJob) -> dict[str, Any] | None:
     limit = AutoConfig.from_pretrained(job.base).max_position_embeddings or tokenizer.model_max_length
     train_set, eval_set, lengths, dropped = _examples(job, tokenizer, limit)
     set_seed(job.recipe.seed)  # the LoRA init happens before the Trainer seeds anything
-    model, peft_config = _load(job, lengths.max_length)
+    model, peft_config = load_model(job, lengths.max_length)
+    quantized = quantization(model)
     args = _sft_config(job, lengths.max_length, bool(eval_set))
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=_dataset(train_set),
         eval_dataset=_dataset(eval_set) if eval_set else None, processing_class=tokenizer, peft_config=peft_config,
     )  # fmt: skip
+    if job.spec.method == "qlora" and job.spec.framework == "peft":
+        _float32_adapter(trainer.model)
     trainer.remove_callback(PrinterCallback)  # prints every log dict; hubkit reports a line per save instead
     trainer.add_callback(_progress(job.report))
     checkpoint = last_checkpoint(job.work / "checkpoints", job.report) if main else None
@@ -278,9 +316,26 @@ def train(job: TrainJob) -> dict[str, Any] | None:
         "processes": state.num_processes,
         "libraries": _versions(),
         "method": job.spec.method, "framework": job.spec.framework, "precision": job.spec.precision,
+        "quantized": quantized,
         "recipe": job.recipe.model_dump(mode="json"),
         **job.facts,
         "history": [{k: v for k, v in h.items() if k != "total_flos"} for h in history],
+    }  # fmt: skip
+
+
+def quantization(model) -> dict[str, Any] | None:
+    """What was really loaded in 4-bit (bitsandbytes `Linear4bit` layers), or None: read from the
+    model, not the config, so metrics.json shows that a QLoRA run trained on 4-bit weights."""
+    bnb = sys.modules.get("bitsandbytes")  # never imported: nothing is quantized
+    layers = [m for m in model.modules() if bnb is not None and isinstance(m, bnb.nn.Linear4bit)]
+    if not layers:
+        return None
+    states = [m.weight.quant_state for m in layers]
+    return {
+        "linear_4bit": len(layers), "quant_type": sorted({q.quant_type for q in states}),
+        "double_quant": all(q.nested for q in states),
+        "compute_dtype": sorted({str(m.compute_dtype).removeprefix("torch.") for m in layers}),
+        "storage": sorted({str(m.weight.dtype).removeprefix("torch.") for m in layers}),
     }  # fmt: skip
 
 
