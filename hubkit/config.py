@@ -520,7 +520,10 @@ def _reference_problems(rel: Release) -> list[tuple[tuple, str]]:
 def format_loc(loc: tuple) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, str) and (not part.isprintable() or part.strip() != part or not part):
+            out += f"[{part!r}]"  # a key with a newline or blanks, quoted: the problem stays one line
+        else:
+            out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
@@ -545,6 +548,7 @@ def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
 def problem_at(shown: str, root: yaml.Node | None, loc: tuple, msg: str) -> str:
     line = _line_of(root, loc)
     where = f" (line {line})" if line else ""
+    msg = "".join(c if c.isprintable() else repr(c)[1:-1] for c in msg)  # a message may quote the file
     return f"{shown}: {format_loc(loc)}: {msg}{where}"
 
 

@@ -86,6 +86,8 @@ CORPUS = {
     "tab indentation": (lambda c: "version: 0.1.0\n\tnamespace: x\n", "invalid YAML"),
     "benchmark cases": (_edit(lambda d: d["benchmark"].update(cases=90)),
                         "benchmark.cases: is 90, but CMDR-Bench has 100 cases"),
+    "a key with a newline": (_edit(lambda d: d["datasets"][0].update({"size\n": 3})),
+                             "datasets[0]['size\\n']: unknown key"),
     "seed questions not a mapping": ("seeds", "expected {domain: [seed question, ...]}"),
 }  # fmt: skip
 

@@ -15,6 +15,14 @@ from hubkit.errors import ConfigError, HubkitError
 from hubkit.merge.lint import lint
 from tests.conftest import CONFIGS, KIMI, QWEN, copy_demo, run_cli
 
+# A merge rebuilt over the session's trained demo: everything it stands on is reused.
+ONLY_MERGE_BUILT = {
+    "tiny-teacher-a-reasoning": "up to date",
+    "tiny-teacher-b-reasoning": "up to date",
+    "tiny-qwen3-a-distilled": "up to date",
+    "tiny-qwen3-b-distilled": "up to date",
+    "tiny-qwen3-slerp": "built",
+}
 GRADIENT = [0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1]
 
 
@@ -265,13 +273,7 @@ def test_demo_merge_artifact_builds_loads_and_has_card_inputs(trained_demo, tmp_
     rel, ws = load_release(demo_config), Workspace(demo / "ws")
     shutil.rmtree(ws.path("tiny-qwen3-slerp"))
     out = pipeline.build(rel, ws, ["tiny-qwen3-slerp"], report=lambda m: None)
-    assert out == {
-        "tiny-teacher-a-reasoning": "up to date",
-        "tiny-teacher-b-reasoning": "up to date",
-        "tiny-qwen3-a-distilled": "up to date",
-        "tiny-qwen3-b-distilled": "up to date",
-        "tiny-qwen3-slerp": "built",
-    }
+    assert out == ONLY_MERGE_BUILT
     folder = ws.path("tiny-qwen3-slerp")
     tok, model = AutoTokenizer.from_pretrained(folder), AutoModelForCausalLM.from_pretrained(folder)
     enc = tok.apply_chat_template([{"role": "user", "content": "hi"}], add_generation_prompt=True,
@@ -759,13 +761,7 @@ def test_demo_students_merge_with_other_methods_and_the_card_names_it(trained_de
     demo_config.write_text(yaml.safe_dump(data, sort_keys=False))
     rel, ws = load_release(demo_config), Workspace(demo / "ws")
     out = pipeline.build(rel, ws, ["tiny-qwen3-slerp"], report=lambda m: None)
-    assert out == {
-        "tiny-teacher-a-reasoning": "up to date",
-        "tiny-teacher-b-reasoning": "up to date",
-        "tiny-qwen3-a-distilled": "up to date",
-        "tiny-qwen3-b-distilled": "up to date",
-        "tiny-qwen3-slerp": "built",
-    }
+    assert out == ONLY_MERGE_BUILT
     folder = ws.path("tiny-qwen3-slerp")
     assert (folder / "mergekit_config.yml").read_text() == (demo / "configs" / "merge" / config).read_text()
     assert json.loads((folder / "merge_lint.json").read_text())["method"] == method

@@ -294,7 +294,7 @@ def train(job: TrainJob) -> dict[str, Any] | None:
     final_eval = trainer.evaluate()["eval_loss"] if eval_set else None
     if main:
         trainer.save_model(str(job.work / "adapter"))
-    _leave_group(state)
+    _leave_group(state, trainer)
     if not main:
         return None
     history = trainer.state.log_history
@@ -355,15 +355,19 @@ def _progress(report: Callable[[str], None]):
     return Progress()
 
 
-def _leave_group(state) -> None:
-    """Every process waits for the adapter, then closes its process group.
+def _leave_group(state, trainer) -> None:
+    """Every process drops its DDP wrapper, waits for the adapter, then closes its process group.
 
-    A process that exits with its gloo/NCCL group still open can abort in the group's
-    destructor ("terminate called without an active exception") while the main one is saving.
+    A DDP wrapper's reducer holds the group: freed after a peer has exited (when the trainer goes
+    out of scope), its gloo destructor joins threads that wait on that peer, and the process hangs
+    (seen here) or aborts ("terminate called without an active exception"). So the wrappers go
+    while every process is still there.
     """
     import torch.distributed as dist
 
     if state.num_processes > 1 and dist.is_available() and dist.is_initialized():
+        trainer.model_wrapped = trainer.model
+        trainer.accelerator.free_memory()  # its prepared models, optimizers, loaders; collects
         state.wait_for_everyone()
         dist.destroy_process_group()
 
