@@ -80,6 +80,28 @@ TRICKS = [
                "rows lost just as much.\nMain cause: late frost", True),
     ("scen-04", "Merchants fear lost trade and residents want quiet; trial it with a bus lane and measure "
                 "footfall.\nDecision: run a trial with a bus lane", True),
+    # Jotted notes with the right line (v6): short lines without verbs state nothing, however set out.
+    ("cau-04", "- correlation \u2260 causation\n- confounder: hot weather\n- July peak\n- May control case\n"
+               "- misleading headline\n\nVerdict: no", False),
+    ("eth-02", "honesty > loyalty\nworried parents\ndirect question\ntalk to friend first\nencourage truth\n\n"
+               "Decision: refuse to lie", False),
+    ("cau-04", "- Hot weather drives both\n- More swimmers on hot days\n- More ice cream sold too\n"
+               "- In May sales rose but accidents did not\n\nVerdict: no", True),  # short lines that state things
+    # The right line over an explanation that rests on a distractor or a false mechanism (v6).
+    ("cau-10", "The strike halted the chips and the X2 missed the back-to-school promotion. The competitor's "
+               "speaker also cut into sales, deepening the miss.\nRoot cause: supplier strike", False),
+    ("cau-10", "The strike halted the chips and the X2 missed the back-to-school promotion. The competitor "
+               "launched only after the promotion, and the CEO came in October.\nRoot cause: supplier strike", True),
+    ("sci-02", "In space, sound travels as radio waves, so with the radios off the shout is lost.\nVerdict: no",
+     False),
+    ("sci-02", "No: sound needs a medium, and the vacuum has none; it cannot travel through a vacuum, unlike "
+               "radio waves.\nVerdict: no", True),
+    ("scen-06", "The real pressure is the competitor's price cut: shoppers compare totals at the new checkout "
+                "and leave.\nDecision: roll back the checkout change", False),
+    ("scen-06", "Visitors are unchanged but conversion halved since the checkout change; the competitor's "
+                "price cut is not the real cause, it is two months old.\nDecision: roll back the checkout "
+                "change", True),
+    ("cau-08", "Drug X patients were younger, and at equal ages recovery time was the same.\nVerdict: no", True),
 ]  # fmt: skip
 
 

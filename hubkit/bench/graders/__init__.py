@@ -21,8 +21,9 @@ NO_ANSWER = "no-answer"
 # required points (keywords with negation, unicode and synonyms, or a judge per point); item
 # names of knapsack answers read case-blind; a grader that cannot run is an error, not a verdict.
 # 5: a conclusion taken back after its line fails; a keyword list with longer items asserts
-# nothing; distractor claims of six free-text cases.
-VERSION = 5
+# nothing; distractor claims of six free-text cases. 6: jotted notes (short lines without verbs)
+# assert nothing; distractor claims of five more cases, more phrasings of cau-08's same-age point.
+VERSION = 6
 
 
 def grade_result(spec: dict[str, Any], result, judge=None, prompt: str = "") -> Verdict:

@@ -13,7 +13,8 @@ markdown emphasis dropped, British spelling in its American form, hyphens as spa
 and "30 percent" as "30%". A mention denied in its clause does not assert it: a negation cue
 before it in the clause ("not", "no", "never", "rather than", "ruled out", "n't", ...) or a
 denying predicate right after it ("a leak was ruled out", "the euro played no part"). A bare
-list of keywords ("Refraction, reflection, dispersion, raindrops.") asserts nothing.
+list of keywords ("Refraction, reflection, dispersion, raindrops.") asserts nothing, nor do
+jotted notes (short lines without verbs).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ _DENIED_AFTER = (
     r"(?:(?:was|were|is|are|has been|had been|have been|can be|could be|would be|will be|be|seems?|appears?|"
     r"(?:could|would|might|may|can|will|must|should)(?: have)?)\s+)?"
     r"(?:not\b|never\b|n't\b|ruled out|excluded|unlikely|irrelevant|unrelated|innocent|cleared|"
-    r"\w+n't\b|did not|does not|do not|had no|has no|have no|"
+    r"\w+n't\b|did not|does not|do not|(?:had|has|have) no\b|"
     r"played no|plays no|made no|makes no|had nothing|has nothing|no factor|no part|no role|not a factor|"
     r"to be ruled out)"
 )
@@ -130,8 +131,22 @@ def keyword_list(sentence: str) -> bool:
         sum(len(i.split()) for i in items) / len(items) <= 2.5 and not _VERB.search(body))
 
 
+_BULLET = re.compile(r"^\s*(?:[-+\u2022]|\d+[.)])\s*")
+
+
+def notes(text: str) -> bool:
+    """Four or more lines of at most five words, none ending a sentence, fewer than half with a
+    verb: jotted notes ("- correlation != causation / - July peak / - misleading headline") that
+    name things without stating anything, however they are set out."""
+    lines = [_BULLET.sub("", line).strip() for line in text.splitlines() if line.strip()]
+    short = all(len(line.split()) <= 5 and not line.endswith(".") for line in lines)
+    return len(lines) >= 4 and short and 2 * sum(bool(_VERB.search(line)) for line in lines) < len(lines)
+
+
 def sentences(text: str) -> list[str]:
-    """The sentences (and lines) of normalised text, bare keyword lists left out."""
+    """The sentences (and lines) of normalised text, bare keyword lists and notes left out."""
+    if notes(text):
+        return []
     return [s for s in _SENTENCE.split(text) if s.strip() and not keyword_list(s)]
 
 
