@@ -102,6 +102,16 @@ TRICKS = [
                 "price cut is not the real cause, it is two months old.\nDecision: roll back the checkout "
                 "change", True),
     ("cau-08", "Drug X patients were younger, and at equal ages recovery time was the same.\nVerdict: no", True),
+    # The right line over an explanation that recommends another option (v7).
+    ("scen-03", "The other mill is still 12% above the old price. The most reliable fix is to raise bread prices by "
+                "a few percent.\nDecision: switch to the other mill", False),
+    ("eth-01", "Honesty matters, but the owner will never miss it, so I would keep the cash and post the wallet "
+               "back.\nDecision: return it with the cash", False),
+    ("scen-03", "Rather than raise bread prices, which lost customers last year, the bakery should switch to the "
+                "other mill: it is cheaper than the new price.\nDecision: switch to the other mill", True),
+    ("cau-02", "The pump stopping drained the tank, but the pump did not stop on its own: its bearing overheated. "
+               "I'd treat the pump stopping as the middle link; the tank was intact, so no leak.\nRoot cause: "
+               "overheated bearing", True),
 ]  # fmt: skip
 
 

@@ -23,7 +23,8 @@ NO_ANSWER = "no-answer"
 # 5: a conclusion taken back after its line fails; a keyword list with longer items asserts
 # nothing; distractor claims of six free-text cases. 6: jotted notes (short lines without verbs)
 # assert nothing; distractor claims of five more cases, more phrasings of cau-08's same-age point.
-VERSION = 6
+# 7: an explanation that recommends another option fails; distractor claims of cau-07, sci-08, sci-10.
+VERSION = 7
 
 
 def grade_result(spec: dict[str, Any], result, judge=None, prompt: str = "") -> Verdict:

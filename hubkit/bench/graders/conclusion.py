@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hubkit.bench.extract import spelling, strip_reasoning
 from hubkit.bench.graders.base import Verdict
-from hubkit.bench.graders.keywords import asserted, normalise
+from hubkit.bench.graders.keywords import asserted, normalise, recommended
 
 
 class Conclusion(BaseModel):
@@ -168,6 +168,9 @@ def grade(spec: dict[str, Any], response: str, judge=None, prompt: str = "") -> 
         norm = normalise(text)
         met = [p.id for p in s.points if asserted(p.any, norm)]
         claimed = [p.id for p in s.contradictions if asserted(p.any, norm)]
+    others = [_value(o).lower() for o in s.conclusion.options if _value(o) != _value(said)]
+    if judge is None and (other := recommended([o for o in others if o not in ("yes", "no")], normalise(text))):
+        claimed.append(f"recommends {other!r}")
     need = s.need or len(s.points)
     missing = [p.id for p in s.points if p.id not in met]
     problems = ([f"points {len(met)}/{len(s.points)} (need {need}; missing {', '.join(missing)})"]

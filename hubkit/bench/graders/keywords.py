@@ -160,3 +160,30 @@ def asserted(alternatives: list[str], text: str) -> str | None:
         if all(any(all(_term(s, t) for t in terms) for s in parts) for terms in groups):
             return alt
     return None
+
+
+# Words that recommend what follows them ("the city should close the street", "the most reliable
+# fix is to raise prices", "I'd go with Plan A"); a hypothetical ("one might go with") is not one.
+# A bare "I would" / "I'd" recommends only what follows it at once ("I would keep the cash", not
+# "I'd treat the pump stopping as the middle link").
+_RECOMMEND = re.compile(
+    r"(?<!might )(?<!could )(?<!may )\b(?:(should|must|recommend(?:s|ed)?|(?:best|right|most reliable|wisest|safest) "
+    r"(?:option|choice|fix|path|move|course|call|answer|plan|decision|thing to do) (?:is|would be|here is)(?: to)?|"
+    r"go with|opt for|choose|i(?:'d| would| will) (?:choose|pick|recommend|go with|opt for))|(i(?:'d| would| will)))\b"
+)
+_CLAUSE_STOP = re.compile(r"[.;:!?,()\u2013\u2014]|\s-+\s")
+
+
+def recommended(phrases: list[str], text: str) -> str | None:
+    """The first phrase that normalised `text` recommends, not denied: a recommending word at most
+    two words before it in one clause ("should close the street", not "should not close" or
+    "rather than close the street")."""
+    for sentence in sentences(text):
+        for cue in _RECOMMEND.finditer(sentence):
+            window = _CLAUSE_STOP.split(sentence[cue.end() :], maxsplit=1)[0]
+            reach = 0 if cue.group(2) else 2
+            for phrase in phrases:
+                m = next((x for x in _phrase(phrase).finditer(window) if len(window[: x.start()].split()) <= reach), None)
+                if m and not _denied(sentence, cue.end() + m.start(), cue.end() + m.end(), loose=False):
+                    return phrase
+    return None
