@@ -183,7 +183,8 @@ def recommended(phrases: list[str], text: str) -> str | None:
             window = _CLAUSE_STOP.split(sentence[cue.end() :], maxsplit=1)[0]
             reach = 0 if cue.group(2) else 2
             for phrase in phrases:
-                m = next((x for x in _phrase(phrase).finditer(window) if len(window[: x.start()].split()) <= reach), None)
+                near = (x for x in _phrase(phrase).finditer(window) if len(window[: x.start()].split()) <= reach)
+                m = next(near, None)
                 if m and not _denied(sentence, cue.end() + m.start(), cue.end() + m.end(), loose=False):
                     return phrase
     return None
