@@ -199,7 +199,8 @@ def test_the_board_says_why_it_has_nothing_to_show(space, hub_endpoint, api):
 def test_an_endpoint_streams_every_column_at_once(space, field):
     from hubkit.offline.teacher import BackgroundTeacher, Options
 
-    with BackgroundTeacher(Options(reasoning_field=field, latency=0.02)) as teacher:
+    # Paced like a model (a piece every 20 ms), so both streams surely overlap on a busy machine.
+    with BackgroundTeacher(Options(reasoning_field=field, latency=0.02, token_delay=0.02)) as teacher:
         engine = space.engines.EndpointEngine(teacher.url, None, {"ns/a": "teacher-a"})
         s = space.engines.Sampling(temperature=0.6, max_new_tokens=256)
         msgs = [{"role": "user", "content": "What is 6 times 7?"}]

@@ -56,6 +56,7 @@ class Options:
     refuse: list[str] = field(default_factory=lambda: ["explosive", "malware"])
     truncate_rate: float = 0.0
     latency: float = 0.0
+    token_delay: float = 0.0  # seconds between streamed pieces (a model's pace; 0: as fast as possible)
     slow: float = 2.0
     faults: dict[str, float] = field(default_factory=dict)
     seed: int = 0
@@ -228,7 +229,9 @@ def create_app(opts: Options | None = None):
                 if fault == "drop" and i == len(pieces) // 2:
                     raise ConnectionResetError("scripted drop mid-stream")
                 yield chunk(delta)
-                if i % 8 == 7:
+                if opts.token_delay:
+                    await asyncio.sleep(opts.token_delay)
+                elif i % 8 == 7:
                     await asyncio.sleep(0)
             yield chunk({}, finish)
             if (body.get("stream_options") or {}).get("include_usage"):
