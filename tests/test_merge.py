@@ -318,6 +318,13 @@ def write_merge(tmp_path, doc: dict, name: str = "m.yaml"):
     return path
 
 
+def merged_pair(tmp_path, tiny_pair, doc) -> tuple[dict, dict, dict]:
+    """The two models' weights and those of their merge by `doc` (a mergekit config)."""
+    merge.run(merge.load(write_merge(tmp_path, doc), tiny_pair), tmp_path / "out")
+    return weights(tiny_pair[KIMI]), weights(tiny_pair[QWEN]), weights(tmp_path / "out")
+
+
+
 def layer_t(name: str) -> float:
     """mergekit's position of a tensor in the depth gradient: layer i of 9 -> i/8; outside the layers 0."""
     return int(name.split(".layers.")[1].split(".")[0]) / 8 if ".layers." in name else 0.0
@@ -342,9 +349,7 @@ LINEAR = {
 
 
 def test_linear_is_the_weighted_average(tmp_path, tiny_pair):
-    spec = merge.load(write_merge(tmp_path, LINEAR), tiny_pair)
-    merge.run(spec, tmp_path / "out")
-    a, b, merged = weights(tiny_pair[KIMI]), weights(tiny_pair[QWEN]), weights(tmp_path / "out")
+    a, b, merged = merged_pair(tmp_path, tiny_pair, LINEAR)
     assert merged.keys() == a.keys()
     for name, got in merged.items():
         t = layer_t(name)
@@ -563,12 +568,10 @@ def test_model_stock_needs_two_models_besides_the_base(tmp_path, tiny_pair):
 def test_nuslerp_matches_an_independent_slerp_with_t_from_the_weights(tmp_path, tiny_pair):
     doc = {"models": [{"model": KIMI, "parameters": {"weight": 1}}, {"model": QWEN, "parameters": {"weight": 3}}],
            "merge_method": "nuslerp", "dtype": "float32"}  # fmt: skip
-    spec = merge.load(write_merge(tmp_path, doc), tiny_pair)
-    merge.run(spec, tmp_path / "out")
-    a, b, merged = weights(tiny_pair[KIMI]), weights(tiny_pair[QWEN]), weights(tmp_path / "out")
+    a, b, merged = merged_pair(tmp_path, tiny_pair, doc)
     for name, got in merged.items():  # t = 3 / (1 + 3), each tensor flattened (nuslerp_flatten)
         close(got, slerp_reference(0.75, f64(a[name]), f64(b[name])), name, rtol=1e-4, atol=1e-6)
-    report = lint(spec)
+    report = lint(merge.load(tmp_path / "m.yaml", tiny_pair))
     assert report.ends == [KIMI, QWEN] and {x.t for x in report.tensors} == {0.75}
     assert report.outcome == f"interpolates {KIMI} (t=0) -> {QWEN} (t=1); t in [0.75, 0.75]"
 
@@ -585,9 +588,7 @@ PASSTHROUGH = {  # a splice: KIMI's lower layers under QWEN's upper ones
 
 
 def test_passthrough_takes_each_layer_from_the_slice_that_names_it(tmp_path, tiny_pair):
-    spec = merge.load(write_merge(tmp_path, PASSTHROUGH), tiny_pair)
-    merge.run(spec, tmp_path / "out")
-    a, b, merged = weights(tiny_pair[KIMI]), weights(tiny_pair[QWEN]), weights(tmp_path / "out")
+    a, b, merged = merged_pair(tmp_path, tiny_pair, PASSTHROUGH)
     assert merged.keys() == a.keys()
     for name, got in merged.items():
         if ".layers." not in name:
