@@ -4,6 +4,7 @@ points are read by keywords (negation, unicode, synonyms) or by a judge one poin
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -260,6 +261,12 @@ def test_bench_validate_judge_measures_the_configured_judge(demo_config, tmp_pat
         demo_config.write_text(yaml.safe_dump(data, sort_keys=False))
         config = demo_config
         monkeypatch.setattr(validate, "JUDGE_ACCURACY", tmp_path / "judge-accuracy.json")
+        # One labelled file (and the cases' own answers), not all of them: what is tested is the path
+        # through the judge; a judge call per point of 1,600 answers only costs minutes here.
+        small = tmp_path / "labelled"
+        small.mkdir()
+        shutil.copy(validate.HERE / "freetext-independent.yaml", small)
+        monkeypatch.setitem(validate.main.__kwdefaults__, "folder", small)
         r = run_cli("bench", "validate", "--judge", "--write", "-c", str(config))
         assert "conclusion + points (judge: word-judge)" in r.stdout, r.stdout + r.stderr
         assert "Mathematical" not in r.stdout and server.asked  # only the free-text cases, by the judge
