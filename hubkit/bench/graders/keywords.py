@@ -171,7 +171,6 @@ _RECOMMEND = re.compile(
     r"(?:option|choice|fix|path|move|course|call|answer|plan|decision|thing to do) (?:is|would be|here is)(?: to)?|"
     r"go with|opt for|choose|i(?:'d| would| will) (?:choose|pick|recommend|go with|opt for))|(i(?:'d| would| will)))\b"
 )
-_CLAUSE_STOP = re.compile(r"[.;:!?,()\u2013\u2014]|\s-+\s")
 
 
 def recommended(phrases: list[str], text: str) -> str | None:
@@ -180,7 +179,7 @@ def recommended(phrases: list[str], text: str) -> str | None:
     "rather than close the street")."""
     for sentence in sentences(text):
         for cue in _RECOMMEND.finditer(sentence):
-            window = _CLAUSE_STOP.split(sentence[cue.end() :], maxsplit=1)[0]
+            window = _CLAUSE_END.split(sentence[cue.end() :], maxsplit=1)[0]
             reach = 0 if cue.group(2) else 2
             for phrase in phrases:
                 near = (x for x in _phrase(phrase).finditer(window) if len(window[: x.start()].split()) <= reach)
