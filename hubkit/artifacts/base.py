@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from hubkit.config import Release
+from hubkit.workspace import MANIFEST
 
 
 @dataclass
@@ -119,26 +120,33 @@ def write_parquet(rows: list[dict[str, Any]], features, path: Path) -> None:
 
 # What `source: hub` leaves out of a downloaded repo: the card (rendered by hubkit for this release),
 # the Hub's own file, a manifest of another workspace, and what a Job was given to build from.
-NOT_DOWNLOADED = ("README.md", ".gitattributes", "manifest.json")
+NOT_DOWNLOADED = ("README.md", ".gitattributes", MANIFEST)
 NOT_DOWNLOADED_FOLDERS = (".eval_results/", "hubkit-job/")
 
 
 def download_repo(repo_type: str, repo_id: str, revision: str, out: Path, skip: tuple[str, ...] = ()) -> int:
     """A Hub repo's files at `revision` into `out` (through huggingface_hub: HF_ENDPOINT, HF_TOKEN),
     but its card and what `skip` names; returns how many files."""
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    files = [f for f in api.list_repo_files(repo_id, repo_type=repo_type, revision=revision)
+             if f not in NOT_DOWNLOADED + skip and not f.startswith(NOT_DOWNLOADED_FOLDERS)]  # fmt: skip
+    download_files(api, repo_type, repo_id, revision, files, out)
+    return len(files)
+
+
+def download_files(api, repo_type: str, repo_id: str, revision: str, paths: list[str], dest: Path) -> None:
+    """`paths` of a repo at `revision` into `dest` (real files; huggingface_hub's metadata stays out)."""
     import shutil
     import tempfile
 
-    from huggingface_hub import HfApi, hf_hub_download
-
-    files = [f for f in HfApi().list_repo_files(repo_id, repo_type=repo_type, revision=revision)
-             if f not in NOT_DOWNLOADED + skip and not f.startswith(NOT_DOWNLOADED_FOLDERS)]  # fmt: skip
-    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-        for f in files:
-            path = hf_hub_download(repo_id, f, repo_type=repo_type, revision=revision, local_dir=tmp)
-            (out / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(path, out / f)
-    return len(files)
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".download-") as tmp:
+        for p in paths:
+            got = api.hf_hub_download(repo_id, p, repo_type=repo_type, revision=revision, local_dir=tmp)
+            (dest / p).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(got, dest / p)
 
 
 def file_digest(release: Release, path: Path | None) -> str | None:

@@ -57,7 +57,7 @@ class MergeArtifact(Artifact):
             "config_sha256": file_digest(self.release, self.section.config),
         }
 
-    def check(self) -> None:
+    def check(self, machine: bool = True) -> None:
         """The mergekit config on its own (schema, method, parameters, dtype): one line each, before any build."""
         from hubkit import merge
 

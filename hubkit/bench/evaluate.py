@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hubkit.bench.cases import Case, cases_fingerprint, load_cases
+from hubkit.bench import CATEGORIES
+from hubkit.bench.cases import Case, cases_fingerprint, grader_kinds, load_cases
 from hubkit.bench.results import Results
 from hubkit.config import Benchmark
 from hubkit.errors import HubkitError
@@ -40,16 +41,6 @@ def setup(bench: Benchmark) -> dict:
         "backend": bench.backend.kind, "batch_size": bench.backend.batch_size if bench.backend.kind == "transformers"
         else None, "judge": identity(bench.judge) if bench.judge else None, "graders": GRADERS,
     }  # fmt: skip
-
-
-def graders(judge_model: str | None) -> dict[str, str]:
-    """Category -> the grader behind its numbers (free-text categories: keywords or the judge)."""
-    from hubkit.bench import CATEGORIES
-    from hubkit.bench.graders import label
-
-    cases = load_cases()
-    return {cat: ", ".join(sorted({label(c.grader["kind"], judge_model) for c in cases if c.category == cat}))
-            for cat in CATEGORIES}  # fmt: skip
 
 
 def preflight(cases: list[Case] | tuple[Case, ...], judge=None) -> list[str]:
@@ -106,5 +97,6 @@ def evaluate(bench: Benchmark, benchmark_repo: str, targets: list[Target], journ
             files[t.repo_id], prints[t.repo_id] = job.out, fp
     source = f"hubkit eval ({bench.backend.kind}, {n} sample(s) per case, " + \
              ", ".join(f"{k}={v}" for k, v in bench.sampling.model_dump().items()) + ")"  # fmt: skip
-    judged = graders(bench.judge.model if bench.judge else None)
+    judge_model = bench.judge.model if bench.judge else None
+    judged = {cat: grader_kinds(cat, judge_model) for cat in CATEGORIES}
     return results_from_jsonl(files, benchmark_repo, source, prints, judged), files

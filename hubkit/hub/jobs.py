@@ -27,7 +27,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from hubkit import secrets
+from hubkit.artifacts.base import download_files
 from hubkit.errors import HubkitError, UsageError
 from hubkit.graph import Graph
 from hubkit.hub.auth import hf_api, is_hub
@@ -132,16 +132,6 @@ def check(graph: Graph, name: str, endpoint: str) -> None:
 
 
 # --- transfers ---------------------------------------------------------------------------------
-def _download(api, repo_type: str, repo_id: str, revision: str, paths: list[str], dest: Path) -> None:
-    """`paths` of a repo at `revision` into `dest` (real files; huggingface_hub's metadata stays out)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".download-") as tmp:
-        for p in paths:
-            got = api.hf_hub_download(repo_id, p, repo_type=repo_type, revision=revision, local_dir=tmp)
-            (dest / p).parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(got, dest / p)
-
-
 def staged_manifest(api, repo_type: str, repo_id: str, revision: str) -> tuple[str, dict[str, Any]] | None:
     """(commit, manifest) of an artifact staged at `revision`, or None if there is none."""
     from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
@@ -164,7 +154,7 @@ def pull(api, repo_type: str, repo_id: str, revision: str, dest: Path) -> dict[s
         raise HubkitError(f"{where}: no {MANIFEST}: nothing was staged there")
     manifest = found[1]
     files = manifest.get("files", {})
-    _download(api, repo_type, repo_id, found[0], sorted(files), dest)
+    download_files(api, repo_type, repo_id, found[0], sorted(files), dest)
     for p, info in files.items():
         if (dest / p).stat().st_size != info["size"] or file_sha256(dest / p) != info["sha256"]:
             raise HubkitError(f"{where}: {p} differs from its manifest (size or sha256)")
@@ -221,7 +211,7 @@ def fetch_plan(api, repo_type: str, repo_id: str, revision: str, dest: Path) -> 
              if f.startswith(f"{JOB_FOLDER}/")]  # fmt: skip
     if PLAN not in files:
         raise HubkitError(f"{repo_id}@{revision[:16]}: no {PLAN}: not a commit staged for a Job")
-    _download(api, repo_type, repo_id, revision, files, dest)
+    download_files(api, repo_type, repo_id, revision, files, dest)
     return json.loads((dest / PLAN).read_text())
 
 

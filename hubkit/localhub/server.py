@@ -417,17 +417,19 @@ class HubApp:
         self.jobs.get(namespace, job)
         tail = c.query.tail
 
+        def sse(lines: list) -> str:
+            return "".join(f"data: {json.dumps(x, ensure_ascii=False)}\n\n" for x in lines)
+
         async def events():
             offset, last = 0, time.monotonic()
             if tail is not None:
                 lines, offset = self.jobs.log_since(namespace, job, 0)
-                lines = lines[len(lines) - tail :] if tail else []
-                yield "".join(f"data: {json.dumps(x)}\n\n" for x in lines)
+                yield sse(lines[-tail:] if tail else [])
             while True:
                 ended = self.jobs.get(namespace, job)["status"]["stage"] in TERMINAL  # before reading: no line lost
                 lines, offset = self.jobs.log_since(namespace, job, offset)
                 if lines:
-                    yield "".join(f"data: {json.dumps(x, ensure_ascii=False)}\n\n" for x in lines)
+                    yield sse(lines)
                     last = time.monotonic()
                 if ended or self.jobs.closing:
                     return

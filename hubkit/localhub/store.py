@@ -27,6 +27,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from hubkit.repos import human_bytes
+
 REPO_TYPES = ("model", "dataset", "space")
 # The Hub's rule (huggingface_hub's validate_repo_id): 1-96 of [A-Za-z0-9._-], starting with a letter
 # or digit, ending with one (or "_"), no "--" or "..", not ending in ".git".
@@ -112,9 +114,6 @@ class Store:
         if not re.fullmatch(r"[0-9a-f]{64}", sha256):
             raise HubError(400, f"Invalid sha256 {sha256!r}")
         return self.root / "blobs" / sha256[:2] / sha256
-
-    def has_blob(self, sha256: str) -> bool:
-        return self.blob_path(sha256).is_file()
 
     def blob_size(self, sha256: str) -> int | None:
         path = self.blob_path(sha256)
@@ -322,7 +321,7 @@ class Store:
                     data = value.content
                     if len(data) > LFS_THRESHOLD:
                         raise HubError(413, f"{path} is {len(data)} bytes: a regular file must be at most "
-                                            f"{LFS_THRESHOLD} bytes (10 MiB); upload it with LFS")  # fmt: skip
+                                            f"{human_bytes(LFS_THRESHOLD)}; upload it with LFS")  # fmt: skip
                     tree[path] = {
                         "sha256": self.put_blob_bytes(data),
                         "size": len(data),

@@ -168,9 +168,9 @@ def grade(spec: dict[str, Any], response: str, judge=None, prompt: str = "") -> 
         norm = normalise(text)
         met = [p.id for p in s.points if asserted(p.any, norm)]
         claimed = [p.id for p in s.contradictions if asserted(p.any, norm)]
-    others = [_value(o).lower() for o in s.conclusion.options if _value(o) != _value(said)]
-    if judge is None and (other := recommended([o for o in others if o not in ("yes", "no")], normalise(text))):
-        claimed.append(f"recommends {other!r}")
+        others = [_value(o).lower() for o in s.conclusion.options if _value(o) != _value(said)]
+        if other := recommended([o for o in others if o not in ("yes", "no")], norm):
+            claimed.append(f"recommends {other!r}")
     need = s.need or len(s.points)
     missing = [p.id for p in s.points if p.id not in met]
     problems = ([f"points {len(met)}/{len(s.points)} (need {need}; missing {', '.join(missing)})"]

@@ -23,7 +23,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from hubkit.bench.extract import spelling, strip_reasoning
+from hubkit.bench.extract import spelling
 
 _BEFORE = re.compile(
     r"(?<!\w)(?:not(?! only| just)|no|never|neither|nor|without|\w*n't|rather than|instead of|as opposed to|"
@@ -71,11 +71,6 @@ def normalise(text: str) -> str:
     text = re.sub(r"(\d)\s*(?:%|percent\b|per cent\b)", r"\1%", spelling(text))
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 30,000 is 30000
     return re.sub(r"[ \t]+", " ", text)
-
-
-def answer_text(response: str) -> str:
-    """The visible answer (reasoning stripped), normalised."""
-    return normalise(strip_reasoning(response))
 
 
 @lru_cache(maxsize=4096)
@@ -143,11 +138,12 @@ def notes(text: str) -> bool:
     return len(lines) >= 4 and short and 2 * sum(bool(_VERB.search(line)) for line in lines) < len(lines)
 
 
-def sentences(text: str) -> list[str]:
+@lru_cache(maxsize=256)  # every point and claim of an answer reads the same sentences
+def sentences(text: str) -> tuple[str, ...]:
     """The sentences (and lines) of normalised text, bare keyword lists and notes left out."""
     if notes(text):
-        return []
-    return [s for s in _SENTENCE.split(text) if s.strip() and not keyword_list(s)]
+        return ()
+    return tuple(s for s in _SENTENCE.split(text) if s.strip() and not keyword_list(s))
 
 
 def asserted(alternatives: list[str], text: str) -> str | None:
