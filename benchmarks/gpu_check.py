@@ -245,7 +245,7 @@ def main() -> int:
     started = time.monotonic()
     deadline = started + BUDGET_S
     base = save_tiny_qwen3(work / "base", seed=0, **MODEL)
-    where = torch.cuda.get_device_name(0) if cuda and not args.cpu else "CPU (--cpu: not GPU figures)"
+    where = _device() if not args.cpu else "CPU (--cpu: not GPU figures)"
     print(f"gpu_check: {where}; torch {torch.__version__}; tiny random Qwen3 ({MODEL['layers']} layers, "
           f"hidden {MODEL['hidden_size']}), made offline; budget {BUDGET_S} s", flush=True)  # fmt: skip
     print(f"{'path':<14} {'status':<14} {'tokens/s':>9}  detail", flush=True)

@@ -166,7 +166,7 @@ def _build_one(graph: Graph, name: str, report: Report) -> None:
         )
 
 
-def work(endpoint: str, repo: str, revision: str, *, report: Report = print, root: Path | None = None) -> str:
+def work(endpoint: str, repo: str, revision: str, *, report: Report = print) -> str:
     """What a Hugging Face Job runs (`hubkit jobs work`): the plan the runner staged at `revision` of
     `repo` ("model:ns/name"), its inputs pulled and checked, the artifact built here with the same
     code as everywhere, its output and manifest committed to the staging branch. Returns that commit."""
@@ -177,7 +177,7 @@ def work(endpoint: str, repo: str, revision: str, *, report: Report = print, roo
     repo_type, _, repo_id = repo.partition(":")
     if repo_type not in ("model", "dataset") or "/" not in repo_id:
         raise UsageError(f"--repo {repo!r}: expected model:NAMESPACE/NAME or dataset:NAMESPACE/NAME")
-    root = root or Path.cwd()
+    root = Path.cwd()  # the Job's scratch folder
     api = hf_api(endpoint, secrets.from_env("HF_TOKEN"))
     job = jobs.fetch_plan(api, repo_type, repo_id, revision, root / "given")
     release = load(root / "given" / jobs.JOB_FOLDER / "project" / job["config"])

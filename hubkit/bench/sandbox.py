@@ -223,22 +223,25 @@ _LAUNCHER: tuple[list[str], list[str]] | None = None
 
 def launcher() -> tuple[list[str], list[str]]:
     """(the command prefix that contains a run, the isolation layers it applies), decided once
-    per process: namespaces where available; as root, a drop to nobody, with a private mount
-    namespace when nobody cannot otherwise read the interpreter, and as root with neither."""
+    per process (`_decide`)."""
     global _LAUNCHER
-    if _LAUNCHER is not None:
-        return _LAUNCHER
+    if _LAUNCHER is None:
+        _LAUNCHER = _decide()
+    return _LAUNCHER
+
+
+def _decide() -> tuple[list[str], list[str]]:
+    """Namespaces where available; as root, a drop to nobody, with a private mount namespace when
+    nobody cannot otherwise read the interpreter, and as root with neither."""
     ns = _namespaces()
     layers = ["no network (netns)", "pid namespace"] if ns else []
     setpriv = shutil.which("setpriv")
     if os.geteuid() != 0 or not setpriv:
-        _LAUNCHER = (ns, layers)
-        return _LAUNCHER
+        return (ns, layers)
     drop = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
     needed = _interpreter_paths()
     if all(_reachable(p) for p in needed):
-        _LAUNCHER = ([*ns, *drop], [*layers, "runs as nobody"])
-        return _LAUNCHER
+        return ([*ns, *drop], [*layers, "runs as nobody"])
     stage = Path(tempfile.mkdtemp(prefix="hubkit-stage-"))
     atexit.register(shutil.rmtree, stage, ignore_errors=True)
     plan = _hiding_script(needed, stage)
@@ -252,18 +255,20 @@ def launcher() -> tuple[list[str], list[str]]:
             ok = False
         if ok:
             hides = ", ".join(map(str, hidden))
-            _LAUNCHER = (prefix, [*layers, "runs as nobody", f"private mounts ({hides} hidden)"])
-            return _LAUNCHER
+            return (prefix, [*layers, "runs as nobody", f"private mounts ({hides} hidden)"])
     # Nobody cannot read the interpreter and no private mount namespace is allowed: the run
     # keeps every other layer, as root; "runs as nobody" is absent from its labels.
-    _LAUNCHER = (ns, layers)
-    return _LAUNCHER
+    return (ns, layers)
 
 
 def describe() -> str:
     """The layers a run gets here, in a line (what `bench selfcheck` prints)."""
-    _, layers = launcher()
-    return ", ".join(["clean env", "own folder", *layers, "rlimits", "audit hook"])
+    return ", ".join(_labels(launcher()[1]))
+
+
+def _labels(layers: list[str]) -> list[str]:
+    """Every layer a run gets, in order: env=, cwd=, the launcher's, contain()'s rlimits, _boot.py's hook."""
+    return ["clean env", "own folder", *layers, "rlimits", "audit hook"]
 
 
 def run_python(files: dict[str, str], main: str, *, limits: Limits = Limits(), stdin: str = "",
@@ -295,7 +300,7 @@ def run_python(files: dict[str, str], main: str, *, limits: Limits = Limits(), s
             for p in [root, *root.rglob("*")]:
                 os.chown(p, NOBODY, NOBODY)
         # Each layer is named as it is applied: the labels say what this run really had.
-        isolation = ["clean env", "own folder", *layers, "rlimits", "audit hook"]  # env=, cwd=, contain(), _boot.py
+        isolation = _labels(layers)
         cmd = list(prefix)
 
         def contain() -> None:

@@ -53,6 +53,7 @@ KEY_LABEL, ARTIFACT_LABEL = "hubkit-key", "hubkit-artifact"
 UV_IMAGE = "ghcr.io/astral-sh/uv:python3.12-bookworm"  # huggingface_hub's DEFAULT_UV_IMAGE
 TERMINAL = ("COMPLETED", "CANCELED", "ERROR", "DELETED")
 LAST_LINES = 20  # of a failed Job's log, shown with its error
+POLL = 10.0  # seconds between looks at a running Job's stage, at most
 
 
 def branch(key: str) -> str:
@@ -219,9 +220,8 @@ def fetch_plan(api, repo_type: str, repo_id: str, revision: str, dest: Path) -> 
 class Runner:
     """Builds one artifact of a plan as a Job: `Runner(graph, name, endpoint, report).run()`."""
 
-    def __init__(self, graph: Graph, name: str, endpoint: str, report: Report, *, force: bool = False,
-                 poll: float = 10.0):  # fmt: skip
-        self.graph, self.name, self.endpoint, self.poll = graph, name, endpoint.rstrip("/"), poll
+    def __init__(self, graph: Graph, name: str, endpoint: str, report: Report, *, force: bool = False):
+        self.graph, self.name, self.endpoint = graph, name, endpoint.rstrip("/")
         self.force = force  # an output already on the Hub is not taken: a new Job builds it again
         self.art = graph.nodes[name]
         self.place = self.art.jobs
@@ -381,7 +381,7 @@ class Runner:
                 if info.status.stage != stage or time.monotonic() - shown >= 60:
                     stage, shown = info.status.stage, time.monotonic()
                     self.say(f"job {job.id}: {stage}, {_duration(elapsed)} so far (timeout {self.place.timeout})")
-                time.sleep(min(self.poll, 1.0 + elapsed / 10))  # quick at first, then every `poll` seconds
+                time.sleep(min(POLL, 1.0 + elapsed / 10))  # quick at first, then every POLL seconds
         except KeyboardInterrupt:
             self.say(f"interrupted; job {job.id} keeps running: {job.url}")
             self.say(f"  re-attach: run the same command again; cancel it: {self.cancel_line(job.id)}")

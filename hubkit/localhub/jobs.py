@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from hubkit.localhub.store import HubError, _write_json
+from hubkit.localhub.store import HubError, _write_json, now
 
 TERMINAL = ("COMPLETED", "CANCELED", "ERROR", "DELETED")
 DEFAULT_TIMEOUT = 30 * 60  # the Hub's default
@@ -72,15 +72,8 @@ HARDWARE = [
 FLAVORS = {h["name"] for h in HARDWARE}
 
 
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def stamp(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 def parse(s: str) -> datetime:
+    """A time as the store writes it (`store.now()`)."""
     return datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
 
 
@@ -153,7 +146,7 @@ class JobStore:
             self._save(stored)
 
     def _finish(self, rec: dict[str, Any], stage: str, message: str | None) -> None:
-        self._update(rec, status={"stage": stage, "message": message}, finishedAt=stamp(now()))
+        self._update(rec, status={"stage": stage, "message": message}, finishedAt=now())
 
     # --- running -----------------------------------------------------------------------
     def start(self, namespace: str, spec, env_secrets: dict[str, str]) -> dict[str, Any]:
@@ -161,7 +154,7 @@ class JobStore:
         if self.closing:
             raise HubError(503, "The local hub is stopping")
         rec = {
-            "id": secrets.token_hex(12), "namespace": namespace, "createdAt": stamp(now()), "startedAt": None,
+            "id": secrets.token_hex(12), "namespace": namespace, "createdAt": now(), "startedAt": None,
             "finishedAt": None, "dockerImage": spec.dockerImage, "spaceId": spec.spaceId, "command": spec.command,
             "arguments": spec.arguments, "environment": spec.environment, "secrets": sorted(env_secrets),
             "flavor": spec.flavor, "labels": spec.labels, "timeoutSeconds": spec.timeoutSeconds or DEFAULT_TIMEOUT,
@@ -185,7 +178,7 @@ class JobStore:
         scratch.mkdir(parents=True, exist_ok=True)
         log = self._path(rec["namespace"], rec["id"], ".log").open("a", encoding="utf-8")
         try:
-            self._line(log, f"{STARTED} at {stamp(now())} =====")
+            self._line(log, f"{STARTED} at {now()} =====")
             cmd = [*rec["command"], *rec["arguments"]]
             with self.lock:
                 if live.stop is None:
@@ -200,7 +193,7 @@ class JobStore:
                         self._line(log, why)
                         self._finish(rec, "ERROR", why)
                         return
-                    self._update(rec, startedAt=stamp(now()), status={"stage": "RUNNING", "message": None})
+                    self._update(rec, startedAt=now(), status={"stage": "RUNNING", "message": None})
             env_secrets.clear()
             if live.proc is None:  # canceled (or the hub stopped) before it started
                 self._finish(rec, "CANCELED" if live.stop == "cancel" else "ERROR", self._stopped(live))
@@ -238,7 +231,7 @@ class JobStore:
         return "Job canceled" if live.stop == "cancel" else "the local hub stopped while this job ran"
 
     def _line(self, log, text: str) -> None:
-        log.write(json.dumps({"timestamp": stamp(now()), "data": text}, ensure_ascii=False) + "\n")
+        log.write(json.dumps({"timestamp": now(), "data": text}, ensure_ascii=False) + "\n")
         log.flush()
 
     def _copy(self, proc: subprocess.Popen, log) -> None:
@@ -300,7 +293,7 @@ class JobStore:
     @staticmethod
     def info(rec: dict[str, Any]) -> dict[str, Any]:
         """A record as the Jobs API answers it (the fields huggingface_hub's JobInfo reads)."""
-        created, t = parse(rec["createdAt"]), now()
+        created, t = parse(rec["createdAt"]), datetime.now(timezone.utc)
         started = parse(rec["startedAt"]) if rec.get("startedAt") else None
         finished = parse(rec["finishedAt"]) if rec.get("finishedAt") else None
         end = finished or t

@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from hubkit.config import format_loc
-from hubkit.merge.plan import GROUPS, Plan, group_of, layer_of
+from hubkit.merge.plan import Plan, group_of, layer_of
 from hubkit.merge.spec import MergeSpec
 
-__all__ = ["GROUPS", "LintReport", "group_of", "lint", "pinned_model"]
+__all__ = ["LintReport", "group_of", "lint"]
 INTERPOLATING = ("slerp", "nuslerp", "linear")
 
 
@@ -402,8 +402,3 @@ def lint(spec: MergeSpec) -> LintReport:
         outcome=reading.outcome, degenerate=reading.degenerate, problems=[*problems, *reading.problems],
         pinned=reading.pinned,
     )  # fmt: skip
-
-
-def pinned_model(report: LintReport) -> str:
-    """The model whose vocabulary the output keeps (slerp: the embeddings' t picks it, 0 base, 1 other)."""
-    return report.pinned

@@ -9,6 +9,7 @@ template) is part of the evaluation's fingerprint.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -93,7 +94,6 @@ class Judge:
                             temperature=0, response_format={"type": "json_object"})
                 for k, c in todo.items()
             ]  # fmt: skip
-            journal = Journal(self.journal).__enter__() if self.journal is not None else None
             problems: list[str] = []
 
             def done(req, result) -> None:
@@ -106,12 +106,9 @@ class Judge:
                 if journal is not None:
                     journal.append({"key": req.key, "met": met, "explanation": why, "criterion": todo[req.key]})
 
-            try:
-                self.asked += len(requests)
+            self.asked += len(requests)
+            with Journal(self.journal) if self.journal is not None else contextlib.nullcontext() as journal:
                 self._chat().map(requests, done)
-            finally:
-                if journal is not None:
-                    journal.__exit__(None, None, None)
             if problems:
                 raise HubkitError(f"benchmark.judge ({self.model}): {problems[0]}; check the judge model and endpoint")
         return [self.cache[k] for k in keys]
