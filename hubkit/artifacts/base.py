@@ -43,6 +43,17 @@ class Artifact:
     def repo_id(self) -> str:
         return self.release.repo_id(self.name)
 
+    # `source: hub` (a section with `repo` and `revision`): the artifact is that commit of a repo.
+    def hub_spec(self) -> dict[str, Any]:
+        """What a `source: hub` artifact is, for its fingerprint: a commit of a repo."""
+        return {"hub": {"repo": self.section.repo or self.repo_id, "revision": self.section.revision}}
+
+    def take_from_hub(self, ctx: BuildContext, skip: tuple[str, ...] = ()) -> None:
+        """A `source: hub` artifact's build: the repo's files at the pinned commit (card aside)."""
+        repo, revision = self.section.repo or self.repo_id, self.section.revision
+        n = download_repo(self.repo_type, repo, revision, ctx.out, skip)
+        ctx.report(f"{self.name}: {n} files of {repo} at {revision[:12]} (source: hub)")
+
     @property
     def private(self) -> bool:
         return bool(getattr(self.section, "private", False))
@@ -121,7 +132,8 @@ def write_parquet(rows: list[dict[str, Any]], features, path: Path) -> None:
 # What `source: hub` leaves out of a downloaded repo: the card (rendered by hubkit for this release),
 # the Hub's own file, a manifest of another workspace, and what a Job was given to build from.
 NOT_DOWNLOADED = ("README.md", ".gitattributes", MANIFEST)
-NOT_DOWNLOADED_FOLDERS = (".eval_results/", "hubkit-job/")
+JOB_FOLDER = "hubkit-job"  # what a Job is given, on its output's staging branch (hub/jobs.py)
+NOT_DOWNLOADED_FOLDERS = (".eval_results/", f"{JOB_FOLDER}/")
 
 
 def download_repo(repo_type: str, repo_id: str, revision: str, out: Path, skip: tuple[str, ...] = ()) -> int:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubkit.artifacts.base import Artifact, BuildContext, download_repo, file_digest, size_category, write_parquet
+from hubkit.artifacts.base import Artifact, BuildContext, file_digest, size_category, write_parquet
 from hubkit.charts import length_histogram
 from hubkit.config import DistillDataset, HubPrompts, Release, read_yaml
 from hubkit.distill.filters import reason_kind
@@ -49,8 +49,8 @@ class DistillData(Artifact):
         from hubkit.bench.cases import cases_fingerprint
 
         d = self.section
-        if d.source == "hub":  # what it is: a commit of a repo (the rest of the entry describes it for the card)
-            return {"hub": {"repo": d.repo or self.repo_id, "revision": d.revision}}
+        if d.source == "hub":  # the rest of the entry describes it for the card
+            return self.hub_spec()
         synth = d.synthesize
         return {
             "dataset": d.model_dump(
@@ -93,9 +93,7 @@ class DistillData(Artifact):
 
         d = self.section
         if d.source == "hub":
-            n = download_repo("dataset", d.repo or self.repo_id, d.revision, ctx.out)
-            ctx.report(f"{self.name}: {n} files of {d.repo or self.repo_id} at {d.revision[:12]} (source: hub)")
-            return
+            return self.take_from_hub(ctx)
         with serving(d.teacher) as base_url:
             client = ChatClient(d.teacher, base_url, where=f"{self.where}.teacher")
             pool, source = self._prompts(client, ctx)

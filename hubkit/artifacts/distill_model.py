@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubkit.artifacts.base import Artifact, BuildContext, download_repo, file_digest, model_facts
+from hubkit.artifacts.base import Artifact, BuildContext, file_digest, model_facts
 from hubkit.config import DistilledModel, Release
 from hubkit.errors import UsageError
 
@@ -64,8 +64,8 @@ class DistillModel(Artifact):
 
     def spec(self) -> dict[str, Any]:
         s = self.section
-        if s.source == "hub":  # what it is: a commit of a repo (the rest of the entry describes it for the card)
-            return {"hub": {"repo": s.repo or self.repo_id, "revision": s.revision}}
+        if s.source == "hub":  # the rest of the entry describes it for the card
+            return self.hub_spec()
         return {
             # Placement is not part of the model: moving its training to a Job keeps it up to date.
             "model": s.model_dump(mode="json", exclude={"source", "repo", "revision", "compute"}),
@@ -124,9 +124,7 @@ class DistillModel(Artifact):
         if s.source == "hub":
             from hubkit.bench.summary import CHART as EVAL_CHART  # the card's, rendered for this release
 
-            n = download_repo("model", s.repo or self.repo_id, s.revision, ctx.out, skip=(EVAL_CHART,))
-            ctx.report(f"{self.name}: {n} files of {s.repo or self.repo_id} at {s.revision[:12]} (source: hub)")
-            return
+            return self.take_from_hub(ctx, skip=(EVAL_CHART,))
         job = self.job(ctx.inputs, ctx.contents, ctx.cache, lambda m: ctx.report(f"{self.name}: {m}"))
         ctx.report(f"{self.name}: training {self.section.train.method} ({self.section.train.framework}) "
                    f"on {len(job.rows)} rows of {self.section.dataset}")  # fmt: skip

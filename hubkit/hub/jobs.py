@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from hubkit import secrets
-from hubkit.artifacts.base import download_files
+from hubkit.artifacts.base import JOB_FOLDER, download_files
 from hubkit.errors import HubkitError, UsageError
 from hubkit.graph import Graph
 from hubkit.hub.auth import hf_api, is_hub
@@ -47,7 +47,6 @@ from hubkit.workspace import MANIFEST, Workspace, file_sha256, fingerprint
 
 Report = Callable[[str], None]
 STAGE = "hubkit-stage-"
-JOB_FOLDER = "hubkit-job"  # what a Job is given, on its output's staging branch; gone once it built
 PLAN = f"{JOB_FOLDER}/plan.json"
 KEY_LABEL, ARTIFACT_LABEL = "hubkit-key", "hubkit-artifact"
 UV_IMAGE = "ghcr.io/astral-sh/uv:python3.12-bookworm"  # huggingface_hub's DEFAULT_UV_IMAGE
@@ -146,10 +145,12 @@ def staged_manifest(api, repo_type: str, repo_id: str, revision: str) -> tuple[s
         return None
 
 
-def pull(api, repo_type: str, repo_id: str, revision: str, dest: Path) -> dict[str, Any]:
-    """An artifact staged at `revision` into `dest`: its manifest and every file it lists, each checked
-    against the manifest's size and sha256. Returns the manifest."""
-    found = staged_manifest(api, repo_type, repo_id, revision)
+def pull(api, repo_type: str, repo_id: str, revision: str, dest: Path,
+         found: tuple[str, dict[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
+    """An artifact staged at `revision` into `dest`: its manifest (`found`: already read, with its
+    commit) and every file it lists, each checked against the manifest's size and sha256. Returns
+    the manifest."""
+    found = found or staged_manifest(api, repo_type, repo_id, revision)
     where = f"{repo_id}@{revision[:16]}"
     if found is None:
         raise HubkitError(f"{where}: no {MANIFEST}: nothing was staged there")
@@ -252,7 +253,7 @@ class Runner:
                                   f"{self.key[:12]} on {self.art.repo_id}@{self.branch}: {job.url}")  # fmt: skip
         else:
             self.say(f"built earlier by a Job: {self.art.repo_id}@{self.branch} ({found[0][:12]})")
-        self._bring_back(found[0], job)
+        self._bring_back(found, job)
 
     def cancel_line(self, job_id: str) -> str:
         token = "" if self.place.token_env == "HF_JOBS_TOKEN" else f" --token-env {self.place.token_env}"
@@ -415,10 +416,10 @@ class Runner:
                           f"{info.url}; whole log: {logs}")  # fmt: skip
 
     # --- bringing back -------------------------------------------------------------------
-    def _bring_back(self, revision: str, job) -> None:
-        ws, art = self.graph.workspace, self.art
+    def _bring_back(self, found: tuple[str, dict[str, Any]], job) -> None:
+        ws, art, revision = self.graph.workspace, self.art, found[0]
         with ws.staging(self.name) as out:
-            manifest = self._retry(lambda _: pull(self.api, art.repo_type, art.repo_id, revision, out))
+            manifest = self._retry(lambda _: pull(self.api, art.repo_type, art.repo_id, revision, out, found))
             expected = {"fingerprint": self.key, "spec_fingerprint": fingerprint(art.spec()),
                         "inputs": {d: ws.manifest(d)["content"] for d in art.inputs}}  # fmt: skip
             for field_, value in expected.items():
