@@ -113,6 +113,42 @@ TRICKS = [
     ("cau-02", "The pump stopping drained the tank, but the pump did not stop on its own: its bearing overheated. "
                "I'd treat the pump stopping as the middle link; the tank was intact, so no leak.\nRoot cause: "
                "overheated bearing", True),
+    # v8: another option blamed in the answer's own words (the case's `say`), the right line below it.
+    ("cau-06", "The storm brought a tree down on the line, the breaker tripped and the district lost power. The "
+               "burst main on Elm Road also contributed.\nMain cause: loss of grid power", False),
+    ("cau-06", "The storm brought a tree down on the line, the breaker tripped and the district lost power. The "
+               "burst main on Elm Road played no part.\nMain cause: loss of grid power", True),
+    ("cau-09", "Each alone adds only 20-30 ms, but together they overloaded the database. The hardware was "
+               "failing too, which made things much worse.\nMain cause: cache rebuild and email traffic together",
+     False),
+    ("cau-10", "The strike stopped the chips, so the X2 missed the back-to-school promotion. It's tempting to "
+               "blame the competitor, but it launched after the promotion.\nRoot cause: supplier strike", True),
+    ("cau-06", "So the chain is: burst water main -> flooded substation -> breaker trip -> loss of power -> "
+               "generator start.\nMain cause: loss of grid power", False),  # a distractor as a link of the chain
+    # v8: another option recommended in other words, or by a verdict after it.
+    ("scen-07", "Orders grow 20% a year and the old machine is already full. Repairing and keeping the old "
+                "machine is the sensible course.\nDecision: Plan B", False),
+    ("scen-08", "The policy allows lawful gifts without conditions. The wiser course for a children's charity is "
+                "to turn the money down.\nDecision: accept without conditions", False),
+    ("eth-03", "Padding is dishonest. I'd talk to them first; if they refuse to stop, I'd report them to "
+               "compliance.\nDecision: talk to the colleague first", True),  # a condition, not a recommendation now
+    ("eth-06", "Should the doctor choose between the 30-year-old and the 70-year-old by age? No: the protocol "
+               "gives the dose to the 90% chance of recovery, and age alone is not a criterion.\n"
+               "Decision: give it to the 70-year-old", True),  # a question recommends nothing
+    # v8: an explanation that weighs the options as equal; a line that hedges; no explanation at all.
+    ("eth-05", "Refusing and escalating flags the risk, but shipping quietly is just as responsible; both are "
+               "defensible.\nDecision: refuse to sign off and escalate", False),
+    ("cau-07", "With the valve open the basin would have taken the excess and the street would have stayed dry."
+               "\nVerdict: no, most likely", False),
+    ("eth-01", "Return wallet. Honesty. Owner.\nDecision: return it with the cash", False),
+    ("cau-04", "Correlation, not causation: both depend on how hot it is.\nVerdict: no", True),
+    # v8: a case's natural misconceptions (its context's distractors) fail the answer.
+    ("sci-05", "The Moon raises one bulge and the Sun raises the other bulge; as Earth rotates each coast passes "
+               "both, and when they line up tides are largest.\nLargest tides: new and full moon", False),
+    ("scen-06", "Had the search ranking slipped, visitors would have fallen, which they haven't; conversion halved "
+                "right after the checkout change.\nDecision: roll back the checkout change", True),
+    ("scen-01", "The owner should close the caf\u00e9 for the morning and reopen at noon.\nDecision: stay open",
+     False),  # accents folded: "café" is "cafe"
 ]  # fmt: skip
 
 
@@ -291,3 +327,48 @@ def test_a_list_of_keywords_states_nothing(text, is_list):
     from hubkit.bench.graders.keywords import keyword_list
 
     assert keyword_list(normalise(text)) is is_list
+
+
+@pytest.mark.parametrize(("text", "blames"), [
+    ("The burst water main also contributed.", True),
+    ("The new CEO weighed on the quarter.", True),
+    ("The on-call note shows the hardware was failing, which made things worse.", True),
+    ("The burst water main played no part.", False),
+    ("The CEO did not contribute: he started in October.", False),
+    ("Bees and pests are out too.", False),  # cleared, not blamed
+    ("One might think the water main contributed, but it affects water, not power.", False),
+    ("Water main -> flooded substation -> breaker trip", True),  # a link of a stated chain
+    ("Water main: unrelated -> the breaker tripped because of the tree", False),
+])  # fmt: skip
+def test_an_answer_that_blames_another_option_is_read(text, blames):
+    from hubkit.bench.graders.keywords import blamed
+
+    assert (blamed(["water main|burst main|hardware|ceo|bees|pests"], normalise(text)) is not None) is blames
+
+
+@pytest.mark.parametrize(("text", "recommends"), [
+    ("The city should close the street to all traffic.", True),
+    ("Closing the street outright is the sensible course.", True),
+    ("I'd probably close the street for good.", True),
+    ("The city should not close the street.", False),
+    ("If the trial fails, the city should close the street.", False),  # waits on a condition
+    ("Should the city close the street or keep it open?", False),  # a question
+    ("Rather than close the street, run a trial.", False),
+])  # fmt: skip
+def test_an_answer_that_recommends_another_option_is_read(text, recommends):
+    from hubkit.bench.graders.keywords import recommended
+
+    assert (recommended(["close the street"], normalise(text)) is not None) is recommends
+
+
+def test_say_names_other_options_only():
+    from pydantic import ValidationError
+
+    from hubkit.bench.graders.conclusion import Spec
+
+    spec = {"conclusion": {"label": "Decision", "options": ["a", "b"], "answer": "a"}, "points": [
+        {"id": "x", "point": "x", "any": ["x"]}]}
+    Spec.model_validate({**spec, "conclusion": {**spec["conclusion"], "say": {"b": ["bee"]}}})
+    for say in ({"c": ["sea"]}, {"a": ["ay"]}):  # not an option; the answer itself
+        with pytest.raises(ValidationError, match="say"):
+            Spec.model_validate({**spec, "conclusion": {**spec["conclusion"], "say": say}})

@@ -24,7 +24,11 @@ NO_ANSWER = "no-answer"
 # nothing; distractor claims of six free-text cases. 6: jotted notes (short lines without verbs)
 # assert nothing; distractor claims of five more cases, more phrasings of cau-08's same-age point.
 # 7: an explanation that recommends another option fails; distractor claims of cau-07, sci-08, sci-10.
-VERSION = 7
+# 8: other options named in the answer's own words (`say`) fail it when recommended or blamed; an
+# explanation that weighs the options as equal, a hedged line ("no, most likely") and an explanation
+# of under five words fail; each case's natural misconceptions are contradictions; counterfactuals,
+# supposed claims and the question restated assert nothing; accents folded; "close" reads "closing".
+VERSION = 8
 
 
 def grade_result(spec: dict[str, Any], result, judge=None, prompt: str = "") -> Verdict:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hubkit.bench.extract import spelling, strip_reasoning
 from hubkit.bench.graders.base import Verdict
-from hubkit.bench.graders.keywords import asserted, normalise, recommended
+from hubkit.bench.graders.keywords import asserted, blamed, normalise, recommended, sentences
 
 
 class Conclusion(BaseModel):
@@ -32,6 +32,9 @@ class Conclusion(BaseModel):
     label: str = Field(pattern=r"^[A-Za-z][A-Za-z' ]*$")
     options: list[str] = Field(min_length=2)
     answer: str
+    # How answers name the other options in their own words ("turn the money down" for "refuse
+    # the donation"): an explanation that recommends or blames one of them fails.
+    say: dict[str, list[str]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _answer_is_an_option(self) -> Conclusion:
@@ -40,6 +43,8 @@ class Conclusion(BaseModel):
             raise ValueError(f"conclusion options must differ: {self.options}")
         if _value(self.answer) not in keys:
             raise ValueError(f"conclusion answer {self.answer!r} is not one of the options {self.options}")
+        if bad := [k for k in self.say if _value(k) not in keys or _value(k) == _value(self.answer)]:
+            raise ValueError(f"say: {bad} are not other options than the answer {self.answer!r}")
         return self
 
 
@@ -70,6 +75,20 @@ class Spec(BaseModel):
         return self
 
 
+MIN_WORDS = 5  # an explanation shorter than this, in sentences, explains nothing
+
+# An explanation that weighs the options as equal has not chosen, whatever its last line says.
+HEDGES = [
+    "either outcome|either answer|either option|either choice|either plan & possible|defensible|valid|reasonable|fine",
+    "both are defensible|both are valid|both are reasonable|both options are|both plans are|matter equally"
+    "|equally important|equally likely|equally valid|equally defensible|equally responsible|equally good",
+    "just as responsible|just as good|just as valid|just as defensible|just as reasonable|just as likely|just as safe",
+    "hard to say|impossible to say|can't say for sure|cannot say for sure|no clear winner|no clear answer"
+    "|toss up|coin flip",
+    "~one is clearly better|~either is clearly better|~one is better",
+]
+
+
 def instruction(spec: dict[str, Any]) -> str:
     """The sentence the prompt ends with: the exact lines the answer may finish with."""
     c = Spec.model_validate(spec).conclusion
@@ -90,7 +109,7 @@ def _value(text: str) -> str:
 _REASON = re.compile(r"^(?:\s*[-\u2013\u2014:;,(]|\s+(?:because|since|as)\b)")
 _HEDGE = re.compile(
     r"\b(?:or|maybe|possibly|probably|perhaps|unless|if|either|partly|partially|might|could|depends?|"
-    r"also|too|plus|and)\b"
+    r"also|too|plus|and|likely|presumably|arguably|tentatively|i (?:think|believe|guess|suppose))\b"
 )
 
 
@@ -167,10 +186,18 @@ def grade(spec: dict[str, Any], response: str, judge=None, prompt: str = "") -> 
     else:
         norm = normalise(text)
         met = [p.id for p in s.points if asserted(p.any, norm)]
-        claimed = [p.id for p in s.contradictions if asserted(p.any, norm)]
-        others = [_value(o).lower() for o in s.conclusion.options if _value(o) != _value(said)]
-        if other := recommended([o for o in others if o not in ("yes", "no")], norm):
-            claimed.append(f"recommends {other!r}")
+        claimed = [p.id for p in s.contradictions if asserted(p.any, norm, claim=True)]
+        others = {o: "|".join([_value(o).lower(), *s.conclusion.say.get(o, [])])
+                  for o in s.conclusion.options if _value(o) != _value(said) and _value(o).lower() not in ("yes", "no")}
+        named = {v: o for o, v in others.items()}
+        if other := recommended(list(others.values()), norm):
+            claimed.append(f"recommends {named[other]!r}")
+        if other := blamed([v for o, v in others.items() if o in s.conclusion.say], norm):
+            claimed.append(f"blames {named[other]!r}")
+        if hedge := asserted(HEDGES, norm):
+            claimed.append(f"hedges ({hedge.split('|')[0]})")
+        if (words := sum(len(x.split()) for x in sentences(norm))) < MIN_WORDS:
+            claimed.append(f"no explanation ({words} words in sentences)")
     need = s.need or len(s.points)
     missing = [p.id for p in s.points if p.id not in met]
     problems = ([f"points {len(met)}/{len(s.points)} (need {need}; missing {', '.join(missing)})"]

@@ -19,6 +19,7 @@ jotted notes (short lines without verbs).
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from functools import lru_cache
@@ -28,7 +29,7 @@ from hubkit.bench.extract import spelling
 _BEFORE = re.compile(
     r"(?<!\w)(?:not(?! only| just)|no|never|neither|nor|without|\w*n't|rather than|instead of|as opposed to|"
     r"ruled? out|rules out|ruling out|exclud\w*|unlikely|cannot|nothing to do with|irrelevant|unrelated|"
-    r"regardless of|free of)(?!\w)"
+    r"regardless of|free of|nothing)(?!\w)"
 )
 _DENIED_AFTER = (
     r"(?:(?:was|were|is|are|has been|had been|have been|can be|could be|would be|will be|be|seems?|appears?|"
@@ -49,7 +50,9 @@ _CLAUSE_END = re.compile(
 )
 # A negation cue reaches no further than the next modal verb either ("tests that were never re-run
 # could kill people": the killing is asserted).
-_SCOPE_END = re.compile(_CLAUSE_END.pattern + r"|\b(?:could|would|might|may|can|will|must|should)\b(?!')")
+_SCOPE_END = re.compile(
+    _CLAUSE_END.pattern + r"|\b(?:could|would|might|may|can|will|must|should)\b(?!')|\b\w+'(?:ll|d)\b"
+)
 # A negated verb of weighing leaves its object standing: "efficiency doesn't justify unlawful bias"
 # still names the bias; "poverty does not excuse plagiarism" still names the plagiarism.
 _NOT_DENYING = re.compile(
@@ -59,13 +62,14 @@ _NOT_DENYING = re.compile(
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 # A bare list of keywords ("Pump, bearing, overheated, tank, drained."): four or more items of at
 # most two words each. It names things without stating anything, so nothing in it is asserted.
-_ITEMS = re.compile(r"\s*[,;/]\s*|\s+(?:and|or)\s+")
-_MARKUP = re.compile(r"\*\*|__|~~|[*`#>]")
+_ITEMS = re.compile(r"\s*[,;/\u00b7\u2022]\s*|\s+(?:and|or)\s+")
+_MARKUP = re.compile(r"\*\*|__|~~|[*`#]|^[ \t]*>+", re.M)  # a quote's ">", not an arrow's
 
 
 def normalise(text: str) -> str:
     """Text as the matcher reads it (see the module docstring)."""
     text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'")
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))  # café: cafe
     text = _MARKUP.sub("", text)
     text = re.sub(r"(?<=\w)-(?=\w)", " ", text)
     text = re.sub(r"(\d)\s*(?:%|percent\b|per cent\b)", r"\1%", spelling(text))
@@ -79,7 +83,9 @@ def _phrase(phrase: str) -> re.Pattern:
     parts = []
     for w in words:
         e = re.escape(w)
-        if len(w) >= 4 and w.isalpha():
+        if len(w) >= 4 and w.isalpha() and w.endswith("e"):  # close: closing, closed, closes
+            parts.append(re.escape(w[:-1]) + r"(?:e[a-z]*|ing|ed)")
+        elif len(w) >= 4 and w.isalpha():
             parts.append(e + r"[a-z]*")
         elif w.isalpha():  # fix: fixes, fixed, fixing; cut: cutting; not "no" in "not"
             parts.append(e + re.escape(w[-1]) + r"?(?:s|es|d|ed|ing|er|ers)?(?![a-z0-9])")
@@ -88,20 +94,32 @@ def _phrase(phrase: str) -> re.Pattern:
     return re.compile(r"(?<![a-z0-9])" + r"[^\w.,;:!?\n]+".join(parts))
 
 
+# A counterfactual ("had the ranking slipped, visitors would have fallen") asserts nothing.
+_COUNTERFACTUAL = re.compile(r"^\W*(?:had|were) (?:the|a|an|its|their|it|they|he|she|we|i|this|that|there)\b")
+
+
 def _denied(sentence: str, start: int, end: int, loose: bool) -> bool:
     before = _NOT_DENYING.sub(" ", _SCOPE_END.split(sentence[:start])[-1])
     after = _CLAUSE_END.split(sentence[end:], maxsplit=1)[0]
-    return bool(_BEFORE.search(before) or (_AFTER_LOOSE if loose else _AFTER).search(after))
+    return bool(_BEFORE.search(before) or _COUNTERFACTUAL.search(before)
+                or (_AFTER_LOOSE if loose else _AFTER).search(after))
 
 
-def _term(sentence: str, term: str) -> bool:
+# A claim only supposed ("if you faced the Sun you'd look the wrong way") is not made: for
+# contradictions, which must be claimed to fail an answer.
+_SUPPOSING = re.compile(r"\b(?:if|unless|whether|suppose|supposing|imagine)\b")
+
+
+def _term(sentence: str, term: str, claim: bool = False) -> bool:
     """One term in one sentence: a phrasing asserted (`~term`: denied; `?term`: mentioned either way)."""
     mode = term[0] if term[:1] in "~?" else ""
     for phrasing in term.lstrip("~?").split("|"):
         if not phrasing.strip():
             continue
         for m in _phrase(phrasing.strip()).finditer(sentence):
-            if mode == "?" or _denied(sentence, m.start(), m.end(), loose=mode == "~") == (mode == "~"):
+            denied = _denied(sentence, m.start(), m.end(), loose=mode == "~") or (
+                claim and bool(_SUPPOSING.search(_SCOPE_END.split(sentence[: m.start()])[-1])))
+            if mode == "?" or denied == (mode == "~"):
                 return True
     return False
 
@@ -122,8 +140,12 @@ def keyword_list(sentence: str) -> bool:
     items = [i for i in _ITEMS.split(body) if i.strip()]
     if len(items) < 4 or any(len(i.split()) > 5 for i in items):
         return False
+    # A word that looks like a verb ("lead", "rise") in one item of a long list (eight or more)
+    # does not make it a sentence: fewer than one item in four may have one.
+    verbs = sum(bool(_VERB.search(i)) for i in items)
     return all(len(i.split()) <= 2 for i in items) or (
-        sum(len(i.split()) for i in items) / len(items) <= 2.5 and not _VERB.search(body))
+        sum(len(i.split()) for i in items) / len(items) <= 2.5
+        and (not verbs or (len(items) >= 8 and 4 * verbs < len(items))))
 
 
 _BULLET = re.compile(r"^\s*(?:[-+\u2022]|\d+[.)])\s*")
@@ -140,20 +162,31 @@ def notes(text: str) -> bool:
 
 @lru_cache(maxsize=256)  # every point and claim of an answer reads the same sentences
 def sentences(text: str) -> tuple[str, ...]:
-    """The sentences (and lines) of normalised text, bare keyword lists and notes left out."""
+    """The sentences (and lines) of normalised text, bare keyword lists, notes and fragments of one
+    or two words ("Honesty. Owner.") left out."""
     if notes(text):
         return ()
-    return tuple(s for s in _SENTENCE.split(text) if s.strip() and not keyword_list(s))
+    return tuple(s for s in _SENTENCE.split(text)
+                 if s.strip() and not keyword_list(s) and not _fragment(s) and not _RESTATED.match(s))
 
 
-def asserted(alternatives: list[str], text: str) -> str | None:
+# The question restated ("We're asked whether the street would still have flooded") claims nothing.
+_RESTATED = re.compile(r"\W*(?:we're asked|we are asked|you ask|the question (?:is|asks)|question:)")
+
+
+def _fragment(sentence: str) -> bool:
+    """A sentence of one or two words ("Honesty." "Owner."): a list item's line ("- water") is not one."""
+    return len(sentence.split()) <= 2 and sentence.rstrip().endswith((".", "!"))
+
+
+def asserted(alternatives: list[str], text: str, claim: bool = False) -> str | None:
     """The first alternative asserted in normalised `text`, or None. Terms joined by ` & ` must
     hold in one sentence; groups joined by ` && ` each somewhere in the text (a list spread over
     bullet lines: "sunlight && water && carbon dioxide")."""
     parts = sentences(text)
     for alt in alternatives:
         groups = [[t.strip() for t in g.split(" & ")] for g in alt.split(" && ")]
-        if all(any(all(_term(s, t) for t in terms) for s in parts) for terms in groups):
+        if all(any(all(_term(s, t, claim) for t in terms) for s in parts) for terms in groups):
             return alt
     return None
 
@@ -163,23 +196,127 @@ def asserted(alternatives: list[str], text: str) -> str | None:
 # A bare "I would" / "I'd" recommends only what follows it at once ("I would keep the cash", not
 # "I'd treat the pump stopping as the middle link").
 _RECOMMEND = re.compile(
-    r"(?<!might )(?<!could )(?<!may )\b(?:(should|must|recommend(?:s|ed)?|(?:best|right|most reliable|wisest|safest) "
-    r"(?:option|choice|fix|path|move|course|call|answer|plan|decision|thing to do) (?:is|would be|here is)(?: to)?|"
-    r"go with|opt for|choose|i(?:'d| would| will) (?:choose|pick|recommend|go with|opt for))|(i(?:'d| would| will)))\b"
+    r"(?<!might )(?<!could )(?<!may )\b(?:(should|must|recommend(?:s|ed)?|"
+    r"(?:best|right|most reliable|wiser|wisest|safer|safest|better|sensible|(?:\w+ and )?(?:wiser|safer)) "
+    r"(?:option|choice|fix|path|move|course|call|answer|plan|decision|thing to do)(?: [\w']+){0,4}? "
+    r"(?:is|would be|here is)(?: to)?|"
+    r"go with|opt for|choose|i(?:'d| would| will) (?:choose|pick|recommend|go with|opt for)|"
+    r"(?:it's|it is|it would be|it'd be) (?:only )?(?:fair|fine|ok|okay|reasonable|acceptable|justified|right) to)|"
+    r"(i(?:'d| would| will)(?: (?:probably|also|still|just|actually|definitely|rather|then|first|simply))?))\b"
+)
+# A recommendation that waits on a condition ("if they refuse, I'd report them") is not one now.
+_CONDITION = re.compile(
+    r"\b(?:if|unless|otherwise|failing that|in case|only then|should (?:they|it|he|she))\b"
+)
+_ARROW = re.compile(r"\s*(?:->|\u2192|=>)\s*")
+
+
+# Words after a choice that recommend it ("repairing the old machine is the sensible course",
+# "turning it down makes the most sense").
+_RECOMMEND_AFTER = re.compile(
+    r"\b(?:is|seems|would be|remains) (?:the |a |by far the )?(?:most |only |more )?"
+    r"(?:sensible|wiser?|wisest|best|better|right|safest|safer|smart|smartest|responsible|prudent|reasonable) "
+    r"(?:course|option|choice|path|move|call|bet|plan|way|approach|answer|thing to do)\b"
+    r"|\bmakes? (?:the most |more |good |the best )?sense\b"
 )
 
 
+def _phrase_all(phrase: str) -> re.Pattern:
+    """One pattern for a phrase's `|` alternatives."""
+    return re.compile("|".join(_phrase(a.strip()).pattern for a in phrase.split("|") if a.strip()))
+
+
+def _found(phrases: list[str], window: str, reach: int | None = None, last: bool = False) -> re.Match | None:
+    """The first (or last) phrasing of `phrases` (each may list `|` alternatives) in `window`,
+    within `reach` words of its start (or, `last`, of its end)."""
+    hits = [m for phrase in phrases for alt in phrase.split("|") if alt.strip()
+            for m in _phrase(alt.strip()).finditer(window)]  # fmt: skip
+    if reach is not None:
+        hits = [m for m in hits if len((window[m.end() :] if last else window[: m.start()]).split()) <= reach]
+    return max(hits, key=lambda m: m.end()) if last and hits else min(hits, key=lambda m: m.start(), default=None)
+
+
 def recommended(phrases: list[str], text: str) -> str | None:
-    """The first phrase that normalised `text` recommends, not denied: a recommending word at most
-    two words before it in one clause ("should close the street", not "should not close" or
-    "rather than close the street")."""
+    """The first phrase (`|` alternatives allowed) that normalised `text` recommends, not denied: a
+    recommending word at most two words before it in one clause ("should close the street", not
+    "should not close" or "rather than close the street"), or a verdict after it in its clause
+    ("keeping the old machine is the sensible course")."""
     for sentence in sentences(text):
+        if sentence.rstrip().endswith("?"):  # a question recommends nothing ("should it choose X or Y?")
+            continue
         for cue in _RECOMMEND.finditer(sentence):
+            if _CONDITION.search(sentence[: cue.start()]):
+                continue
             window = _CLAUSE_END.split(sentence[cue.end() :], maxsplit=1)[0]
-            reach = 0 if cue.group(2) else 2
+            if re.match(r"\W*(?:between|among|whether|which|who|what|how)\b", window):  # "choose between X and Y"
+                continue
             for phrase in phrases:
-                near = (x for x in _phrase(phrase).finditer(window) if len(window[: x.start()].split()) <= reach)
-                m = next(near, None)
+                m = _found([phrase], window, reach=0 if cue.group(2) else 2)
                 if m and not _denied(sentence, cue.end() + m.start(), cue.end() + m.end(), loose=False):
+                    return phrase
+        for cue in _RECOMMEND_AFTER.finditer(sentence):
+            clause = _SCOPE_END.split(sentence[: cue.start()])[-1]
+            offset = cue.start() - len(clause)
+            for phrase in phrases:
+                m = _found([phrase], clause)
+                if m and not _denied(sentence, offset + m.start(), offset + m.end(), loose=False) \
+                        and not _BEFORE.search(sentence[cue.start() : cue.end()]):
+                    return phrase
+    return None
+
+
+# What blames a cause in its clause: "the water main also contributed", "the new CEO weighed on
+# the quarter", "the fertilizer is the main driver", "the flu, and the CEO too".
+_BLAME = re.compile(
+    r"\b(?:contribut\w*|to blame|responsible for|played a (?:\w+ )?(?:part|role)|plays a (?:\w+ )?(?:part|role)|"
+    r"(?:a|another|one) (?:\w+ )?(?:factor|cause|culprit|driver)|(?:main|real|key|bigger|biggest|true|root|primary) "
+    r"(?:driver|cause|culprit|reason|starting point|trigger)|weigh(?:s|ed)? on|worsen\w*|"
+    r"made (?:things|it|matters|this) worse|compound\w*|added to|adds to|"
+    r"helped (?:to )?(?:trigger|cause|drive|bring)|partly|partially|(?:which|that|this) is why|caused|led to|"
+    r"triggered|set off|came from|due to|"
+    r"part of the (?:cause|reason|problem|story|explanation|drop|loss))\b|\b(?:too|as well)\W*$"
+)
+
+
+# A clause that only entertains a cause ("it's tempting to blame the rival", "a leak was suspected
+# at first", "one might think the flu contributed") does not blame it.
+_SUPPOSED = re.compile(
+    r"\b(?:tempting|might|may|could|would|if|whether|suspect\w*|at first|initially|seem\w*|appear\w*|looks? like|"
+    r"argue\w*|claim\w*|think|thought|assume\w*|wonder\w*)\b"
+)
+
+
+# Nor does one that clears it ("pollination and pests are out too").
+_CLEARED = re.compile(
+    r"\b(?:out|normal|fine|innocent|cleared|excluded|unchanged|stable|irrelevant|unrelated|intact|healthy)\b"
+)
+
+
+def blamed(phrases: list[str], text: str) -> str | None:
+    """The first phrase (`|` alternatives allowed) that normalised `text` blames: named, not denied,
+    in a clause that says it caused or contributed ("the burst main also contributed", "the new
+    CEO weighed on the quarter"; not "the CEO played no part" or "the flu was elsewhere")."""
+    for sentence in sentences(text):
+        bounds = [0, *(m.start() for m in _CLAUSE_END.finditer(sentence)), len(sentence)]
+        spans = [(a, b) for a, b in itertools.pairwise(bounds) if re.search(r"\w", sentence[a:b])]
+        for i, (a, b) in enumerate(spans):
+            clause = sentence[a:b].lstrip(",;:.!?()\u2013\u2014 ")
+            cue = _BLAME.search(clause)
+            if not cue or _BEFORE.search(clause[: cue.start()]) or _SUPPOSED.search(clause) or _CLEARED.search(clause):
+                continue
+            if clause.startswith("which") and i:  # "the hardware was failing, which made things worse"
+                a = spans[i - 1][0]
+            for phrase in phrases:
+                m = _found([phrase], sentence[a:b])
+                if m and not _denied(sentence, a + m.start(), a + m.end(), loose=False):
+                    return phrase
+        links = _ARROW.split(sentence)
+        if len(links) < 3:  # a chain it states: "burst main -> flooded equipment -> breaker trip"
+            continue
+        for link in links[:-1]:
+            head = " ".join(re.split(r"[:;,]", link)[-1].split()[:4])
+            for phrase in phrases:
+                m = _found([phrase], head)
+                if m and not _denied(head, m.start(), m.end(), loose=False):
                     return phrase
     return None
