@@ -141,6 +141,11 @@ TRICKS = [
     ("cau-07", "With the valve open the basin would have taken the excess and the street would have stayed dry."
                "\nVerdict: no, most likely", False),
     ("eth-01", "Return wallet. Honesty. Owner.\nDecision: return it with the cash", False),
+    ("eth-01", "Wallet \u2192 ID \u2192 owner. Cash. Honesty.\nDecision: return it with the cash", False),
+    ("scen-05", "A walk-in clinic takes the 30% minor cases and two doctors move to the 22:00 peak; the hospital "
+                "should combine it with Plan A and hire two more day doctors.\nDecision: Plan B", False),
+    ("scen-10", "Disclose now and give filters to the affected homes, children first; keeping quiet until after "
+                "the election would put politics ahead of health.\nDecision: Plan A", True),  # weighed, not chosen
     ("cau-04", "Correlation, not causation: both depend on how hot it is.\nVerdict: no", True),
     # v8: a case's natural misconceptions (its context's distractors) fail the answer.
     ("sci-05", "The Moon raises one bulge and the Sun raises the other bulge; as Earth rotates each coast passes "
@@ -322,6 +327,7 @@ def test_bench_validate_judge_measures_the_configured_judge(demo_config, tmp_pat
     ("Sunlight, water, carbon dioxide and chlorophyll are needed.", False),  # a list inside a statement
     ("The bridge closed, the bus was rerouted, the trip took 50 minutes, and attendance fell.", False),
     ("Bridge shut -> long detour -> fewer pupils", False),  # a causal chain, not a list
+    ("Notes: bearing -> hot; pump -> off; tank -> empty (2 h).", True),  # labelled as notes
 ])  # fmt: skip
 def test_a_list_of_keywords_states_nothing(text, is_list):
     from hubkit.bench.graders.keywords import keyword_list
@@ -354,6 +360,8 @@ def test_an_answer_that_blames_another_option_is_read(text, blames):
     ("If the trial fails, the city should close the street.", False),  # waits on a condition
     ("Should the city close the street or keep it open?", False),  # a question
     ("Rather than close the street, run a trial.", False),
+    ("The city should close the whole street for good.", True),  # up to two words inside the phrasing
+    ("The city should avoid closing the street.", False),
 ])  # fmt: skip
 def test_an_answer_that_recommends_another_option_is_read(text, recommends):
     from hubkit.bench.graders.keywords import recommended
@@ -372,3 +380,11 @@ def test_say_names_other_options_only():
     for say in ({"c": ["sea"]}, {"a": ["ay"]}):  # not an option; the answer itself
         with pytest.raises(ValidationError, match="say"):
             Spec.model_validate({**spec, "conclusion": {**spec["conclusion"], "say": say}})
+
+
+def test_a_claim_only_supposed_is_not_made():
+    """Contradictions must be claimed: "if you faced the Sun" supposes it; a point may still be made so."""
+    text = normalise("If you faced the Sun you'd be looking the wrong way.")
+    assert asserted(["face the sun"], text) is not None
+    assert asserted(["face the sun"], text, claim=True) is None
+    assert asserted(["face the sun"], normalise("You must face the Sun to see it."), claim=True) is not None

@@ -26,7 +26,7 @@ NO_ANSWER = "no-answer"
 # 7: an explanation that recommends another option fails; distractor claims of cau-07, sci-08, sci-10.
 # 8: other options named in the answer's own words (`say`) fail it when recommended or blamed; an
 # explanation that weighs the options as equal, a hedged line ("no, most likely") and an explanation
-# of under five words fail; each case's natural misconceptions are contradictions; counterfactuals,
+# of under six words fail; each case's natural misconceptions are contradictions; counterfactuals,
 # supposed claims and the question restated assert nothing; accents folded; "close" reads "closing".
 VERSION = 8
 

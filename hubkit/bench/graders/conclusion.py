@@ -75,13 +75,14 @@ class Spec(BaseModel):
         return self
 
 
-MIN_WORDS = 5  # an explanation shorter than this, in sentences, explains nothing
+MIN_WORDS = 6  # an explanation of fewer words (in sentences; arrows and signs aside) explains nothing
 
 # An explanation that weighs the options as equal has not chosen, whatever its last line says.
 HEDGES = [
     "either outcome|either answer|either option|either choice|either plan & possible|defensible|valid|reasonable|fine",
     "both are defensible|both are valid|both are reasonable|both options are|both plans are|matter equally"
-    "|equally important|equally likely|equally valid|equally defensible|equally responsible|equally good",
+    "|equally important|equally likely|equally valid|equally defensible|equally responsible|equally good"
+    "|roughly equally|about equally|in equal measure|equally to blame",
     "just as responsible|just as good|just as valid|just as defensible|just as reasonable|just as likely|just as safe",
     "hard to say|impossible to say|can't say for sure|cannot say for sure|no clear winner|no clear answer"
     "|toss up|coin flip",
@@ -196,7 +197,7 @@ def grade(spec: dict[str, Any], response: str, judge=None, prompt: str = "") -> 
             claimed.append(f"blames {named[other]!r}")
         if hedge := asserted(HEDGES, norm):
             claimed.append(f"hedges ({hedge.split('|')[0]})")
-        if (words := sum(len(x.split()) for x in sentences(norm))) < MIN_WORDS:
+        if (words := sum(len(re.findall(r"\w+", x)) for x in sentences(norm))) < MIN_WORDS:
             claimed.append(f"no explanation ({words} words in sentences)")
     need = s.need or len(s.points)
     missing = [p.id for p in s.points if p.id not in met]

@@ -77,6 +77,9 @@ def normalise(text: str) -> str:
     return re.sub(r"[ \t]+", " ", text)
 
 
+_GAP = r"[^\w.,;:!?\n\u2013\u2014]+"  # between the words of a phrasing: not a sentence's or a dash's break
+
+
 @lru_cache(maxsize=4096)
 def _phrase(phrase: str) -> re.Pattern:
     words = normalise(phrase).split()
@@ -91,7 +94,7 @@ def _phrase(phrase: str) -> re.Pattern:
             parts.append(e + re.escape(w[-1]) + r"?(?:s|es|d|ed|ing|er|ers)?(?![a-z0-9])")
         else:
             parts.append(e + r"(?:s|es)?(?![a-z0-9])")
-    return re.compile(r"(?<![a-z0-9])" + r"[^\w.,;:!?\n]+".join(parts))
+    return re.compile(r"(?<![a-z0-9])" + _GAP.join(parts))
 
 
 # A counterfactual ("had the ranking slipped, visitors would have fallen") asserts nothing.
@@ -107,7 +110,19 @@ def _denied(sentence: str, start: int, end: int, loose: bool) -> bool:
 
 # A claim only supposed ("if you faced the Sun you'd look the wrong way") is not made: for
 # contradictions, which must be claimed to fail an answer.
-_SUPPOSING = re.compile(r"\b(?:if|unless|whether|suppose|supposing|imagine)\b")
+_SUPPOSING = re.compile(
+    r"\b(?:if|unless|whether|suppose|supposing|imagine|argue|argued|tempting|one might|some might|some would|"
+    r"might say|would say|might think|may think)\b"
+)
+
+
+def _weighed(phrasing: str, sentence: str, m: re.Match) -> bool:
+    """A course of action named as a gerund and then weighed ("keeping quiet would put politics
+    first"): the answer discusses it, it does not claim or choose it."""
+    said = m.group(0).split()[0]
+    if not said.endswith("ing") or phrasing.split()[0].endswith("ing"):
+        return False
+    return bool(re.search(r"\b(?:would|could|might|will)\b", re.split(r"[.;!?]", sentence[m.end() :])[0]))
 
 
 def _term(sentence: str, term: str, claim: bool = False) -> bool:
@@ -118,7 +133,8 @@ def _term(sentence: str, term: str, claim: bool = False) -> bool:
             continue
         for m in _phrase(phrasing.strip()).finditer(sentence):
             denied = _denied(sentence, m.start(), m.end(), loose=mode == "~") or (
-                claim and bool(_SUPPOSING.search(_SCOPE_END.split(sentence[: m.start()])[-1])))
+                claim and (bool(_SUPPOSING.search(_SCOPE_END.split(sentence[: m.start()])[-1]))
+                           or _weighed(phrasing.strip(), sentence, m)))
             if mode == "?" or denied == (mode == "~"):
                 return True
     return False
@@ -133,9 +149,14 @@ _VERB = re.compile(
 )
 
 
+_NOTES_LABEL = re.compile(r"\W*(?:notes?|keywords?|key words|key terms|tags)\s*:")
+
+
 def keyword_list(sentence: str) -> bool:
     """Four or more short items and no verb: it names things without stating anything ("Storm,
     tree, 11 kV line, substation, generator"; "Key points: delay, billing errors, trust, ...")."""
+    if _NOTES_LABEL.match(sentence):  # "Notes: bearing -> hot; pump -> off"
+        return True
     body = re.sub(r"^[^:]{0,30}:\s*|[.!?\s]+$", "", sentence.strip())
     items = [i for i in _ITEMS.split(body) if i.strip()]
     if len(items) < 4 or any(len(i.split()) > 5 for i in items):
@@ -200,7 +221,8 @@ _RECOMMEND = re.compile(
     r"(?:best|right|most reliable|wiser|wisest|safer|safest|better|sensible|(?:\w+ and )?(?:wiser|safer)) "
     r"(?:option|choice|fix|path|move|course|call|answer|plan|decision|thing to do)(?: [\w']+){0,4}? "
     r"(?:is|would be|here is)(?: to)?|"
-    r"go with|opt for|choose|i(?:'d| would| will) (?:choose|pick|recommend|go with|opt for)|"
+    r"go with|opt for|choose|combine (?:it |this |them )?with|"
+    r"i(?:'d| would| will) (?:choose|pick|recommend|go with|opt for)|"
     r"(?:it's|it is|it would be|it'd be) (?:only )?(?:fair|fine|ok|okay|reasonable|acceptable|justified|right) to)|"
     r"(i(?:'d| would| will)(?: (?:probably|also|still|just|actually|definitely|rather|then|first|simply))?))\b"
 )
@@ -226,11 +248,20 @@ def _phrase_all(phrase: str) -> re.Pattern:
     return re.compile("|".join(_phrase(a.strip()).pattern for a in phrase.split("|") if a.strip()))
 
 
+@lru_cache(maxsize=1024)
+def _gapped(phrase: str) -> re.Pattern:
+    """A phrasing of an option with up to two words between its words ("raise its bread prices" for
+    "raise prices", "match those prices" for "match prices"): how answers name an option."""
+    words = _phrase(phrase).pattern.removeprefix(r"(?<![a-z0-9])").split(_GAP)
+    gap = _GAP + r"(?:[\w']+" + _GAP + "){0,2}?"
+    return re.compile(r"(?<![a-z0-9])" + gap.join(words))
+
+
 def _found(phrases: list[str], window: str, reach: int | None = None, last: bool = False) -> re.Match | None:
     """The first (or last) phrasing of `phrases` (each may list `|` alternatives) in `window`,
     within `reach` words of its start (or, `last`, of its end)."""
     hits = [m for phrase in phrases for alt in phrase.split("|") if alt.strip()
-            for m in _phrase(alt.strip()).finditer(window)]  # fmt: skip
+            for m in _gapped(alt.strip()).finditer(window)]  # fmt: skip
     if reach is not None:
         hits = [m for m in hits if len((window[m.end() :] if last else window[: m.start()]).split()) <= reach]
     return max(hits, key=lambda m: m.end()) if last and hits else min(hits, key=lambda m: m.start(), default=None)
@@ -248,7 +279,8 @@ def recommended(phrases: list[str], text: str) -> str | None:
             if _CONDITION.search(sentence[: cue.start()]):
                 continue
             window = _CLAUSE_END.split(sentence[cue.end() :], maxsplit=1)[0]
-            if re.match(r"\W*(?:between|among|whether|which|who|what|how)\b", window):  # "choose between X and Y"
+            if re.match(r"\W*(?:between|among|whether|which|who|what|how|avoid|refrain from|resist|stop|steer clear of|"
+                        r"hold off on)\b", window):  # "choose between X and Y", "should avoid raising prices"
                 continue
             for phrase in phrases:
                 m = _found([phrase], window, reach=0 if cue.group(2) else 2)
