@@ -230,7 +230,6 @@ _RECOMMEND = re.compile(
 _CONDITION = re.compile(
     r"\b(?:if|unless|otherwise|failing that|in case|only then|should (?:they|it|he|she))\b"
 )
-_ARROW = re.compile(r"\s*(?:->|\u2192|=>)\s*")
 
 
 # Words after a choice that recommend it ("repairing the old machine is the sensible course",
@@ -243,11 +242,6 @@ _RECOMMEND_AFTER = re.compile(
 )
 
 
-def _phrase_all(phrase: str) -> re.Pattern:
-    """One pattern for a phrase's `|` alternatives."""
-    return re.compile("|".join(_phrase(a.strip()).pattern for a in phrase.split("|") if a.strip()))
-
-
 @lru_cache(maxsize=1024)
 def _gapped(phrase: str) -> re.Pattern:
     """A phrasing of an option with up to two words between its words ("raise its bread prices" for
@@ -257,14 +251,14 @@ def _gapped(phrase: str) -> re.Pattern:
     return re.compile(r"(?<![a-z0-9])" + gap.join(words))
 
 
-def _found(phrases: list[str], window: str, reach: int | None = None, last: bool = False) -> re.Match | None:
-    """The first (or last) phrasing of `phrases` (each may list `|` alternatives) in `window`,
-    within `reach` words of its start (or, `last`, of its end)."""
+def _found(phrases: list[str], window: str, reach: int | None = None) -> re.Match | None:
+    """The first phrasing of `phrases` (each may list `|` alternatives) in `window`, within `reach`
+    words of its start."""
     hits = [m for phrase in phrases for alt in phrase.split("|") if alt.strip()
             for m in _gapped(alt.strip()).finditer(window)]  # fmt: skip
     if reach is not None:
-        hits = [m for m in hits if len((window[m.end() :] if last else window[: m.start()]).split()) <= reach]
-    return max(hits, key=lambda m: m.end()) if last and hits else min(hits, key=lambda m: m.start(), default=None)
+        hits = [m for m in hits if len(window[: m.start()].split()) <= reach]
+    return min(hits, key=lambda m: m.start(), default=None)
 
 
 def recommended(phrases: list[str], text: str) -> str | None:
@@ -322,6 +316,9 @@ _SUPPOSED = re.compile(
 _CLEARED = re.compile(
     r"\b(?:out|normal|fine|innocent|cleared|excluded|unchanged|stable|irrelevant|unrelated|intact|healthy)\b"
 )
+
+
+_ARROW = re.compile(r"\s*(?:->|\u2192|=>)\s*")  # the links of a stated chain
 
 
 def blamed(phrases: list[str], text: str) -> str | None:
