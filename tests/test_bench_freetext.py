@@ -141,6 +141,9 @@ TRICKS = [
     ("cau-07", "With the valve open the basin would have taken the excess and the street would have stayed dry."
                "\nVerdict: no, most likely", False),
     ("eth-01", "Return wallet. Honesty. Owner.\nDecision: return it with the cash", False),
+    ("sci-08", "Random mutations make a few bacteria less sensitive, at the same rate with or without the drug; "
+               "the antibiotic kills the sensitive ones and the resistant survive and multiply. None of this "
+               "involves the bacteria deciding anything.\nMain process: selection of resistant mutants", True),
     ("eth-01", "Wallet \u2192 ID \u2192 owner. Cash. Honesty.\nDecision: return it with the cash", False),
     ("scen-05", "A walk-in clinic takes the 30% minor cases and two doctors move to the 22:00 peak; the hospital "
                 "should combine it with Plan A and hire two more day doctors.\nDecision: Plan B", False),
@@ -362,6 +365,7 @@ def test_an_answer_that_blames_another_option_is_read(text, blames):
     ("Rather than close the street, run a trial.", False),
     ("The city should close the whole street for good.", True),  # up to two words inside the phrasing
     ("The city should avoid closing the street.", False),
+    ("My recommendation: close the street for now and review it later.", True),
 ])  # fmt: skip
 def test_an_answer_that_recommends_another_option_is_read(text, recommends):
     from hubkit.bench.graders.keywords import recommended

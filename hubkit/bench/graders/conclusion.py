@@ -83,7 +83,8 @@ HEDGES = [
     "both are defensible|both are valid|both are reasonable|both options are|both plans are|matter equally"
     "|equally important|equally likely|equally valid|equally defensible|equally responsible|equally good"
     "|roughly equally|about equally|in equal measure|equally to blame",
-    "just as responsible|just as good|just as valid|just as defensible|just as reasonable|just as likely|just as safe",
+    "just as responsible|just as good|just as valid|just as defensible|just as reasonable|just as likely|just as safe"
+    "|just as effective|equally effective|should do both|ideally do both|best to do both",
     "hard to say|impossible to say|can't say for sure|cannot say for sure|no clear winner|no clear answer"
     "|toss up|coin flip",
     "~one is clearly better|~either is clearly better|~one is better",

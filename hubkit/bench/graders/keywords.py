@@ -29,7 +29,7 @@ from hubkit.bench.extract import spelling
 _BEFORE = re.compile(
     r"(?<!\w)(?:not(?! only| just)|no|never|neither|nor|without|\w*n't|rather than|instead of|as opposed to|"
     r"ruled? out|rules out|ruling out|exclud\w*|unlikely|cannot|nothing to do with|irrelevant|unrelated|"
-    r"regardless of|free of|nothing)(?!\w)"
+    r"regardless of|free of|nothing|none)(?!\w)"
 )
 _DENIED_AFTER = (
     r"(?:(?:was|were|is|are|has been|had been|have been|can be|could be|would be|will be|be|seems?|appears?|"
@@ -217,7 +217,7 @@ def asserted(alternatives: list[str], text: str, claim: bool = False) -> str | N
 # A bare "I would" / "I'd" recommends only what follows it at once ("I would keep the cash", not
 # "I'd treat the pump stopping as the middle link").
 _RECOMMEND = re.compile(
-    r"(?<!might )(?<!could )(?<!may )\b(?:(should|must|recommend(?:s|ed)?|"
+    r"(?<!might )(?<!could )(?<!may )\b(?:(should|must|recommend(?:s|ed)?|recommendation(?: is)?(?: to)?|"
     r"(?:best|right|most reliable|wiser|wisest|safer|safest|better|sensible|(?:\w+ and )?(?:wiser|safer)) "
     r"(?:option|choice|fix|path|move|course|call|answer|plan|decision|thing to do)(?: [\w']+){0,4}? "
     r"(?:is|would be|here is)(?: to)?|"
@@ -272,13 +272,14 @@ def recommended(phrases: list[str], text: str) -> str | None:
         for cue in _RECOMMEND.finditer(sentence):
             if _CONDITION.search(sentence[: cue.start()]):
                 continue
-            window = _CLAUSE_END.split(sentence[cue.end() :], maxsplit=1)[0]
+            start = cue.end() + len(re.match(r"[:\s]*", sentence[cue.end() :]).group(0))  # "my recommendation: ..."
+            window = _CLAUSE_END.split(sentence[start:], maxsplit=1)[0]
             if re.match(r"\W*(?:between|among|whether|which|who|what|how|avoid|refrain from|resist|stop|steer clear of|"
                         r"hold off on)\b", window):  # "choose between X and Y", "should avoid raising prices"
                 continue
             for phrase in phrases:
                 m = _found([phrase], window, reach=0 if cue.group(2) else 2)
-                if m and not _denied(sentence, cue.end() + m.start(), cue.end() + m.end(), loose=False):
+                if m and not _denied(sentence, start + m.start(), start + m.end(), loose=False):
                     return phrase
         for cue in _RECOMMEND_AFTER.finditer(sentence):
             clause = _SCOPE_END.split(sentence[: cue.start()])[-1]
@@ -299,7 +300,7 @@ _BLAME = re.compile(
     r"(?:driver|cause|culprit|reason|starting point|trigger)|weigh(?:s|ed)? on|worsen\w*|"
     r"made (?:things|it|matters|this) worse|compound\w*|added to|adds to|"
     r"helped (?:to )?(?:trigger|cause|drive|bring)|partly|partially|(?:which|that|this) is why|caused|led to|"
-    r"triggered|set off|came from|due to|"
+    r"triggered|set off|came from|comes? from|due to|"
     r"part of the (?:cause|reason|problem|story|explanation|drop|loss))\b|\b(?:too|as well)\W*$"
 )
 
