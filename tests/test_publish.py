@@ -285,3 +285,27 @@ def test_server_killed_mid_upload_then_publish_again(demo, tmp_path, no_library_
                 assert hashlib.sha256(data).hexdigest() == info["sha256"]
     finally:
         back.stop()
+
+
+def test_an_upload_error_names_its_cause_and_a_cut_stream_is_retried():
+    """huggingface_hub wraps why an upload failed; the one-line error says it, and a stream cut by
+    a dropped connection counts as transient (hubkit retries the whole upload)."""
+    import httpx
+
+    from hubkit.hub.retry import explain, transient
+
+    def wrapped(cause: Exception) -> RuntimeError:
+        try:
+            try:
+                raise cause
+            except Exception as inner:
+                raise RuntimeError("Error while uploading 'training/loss.png' to the Hub.") from inner
+        except RuntimeError as outer:
+            return outer
+
+    bad = wrapped(ValueError("malformed batch reply"))
+    assert not transient(bad)
+    assert str(explain(bad, "http://127.0.0.1:1", "o/m")) == (
+        "o/m: Error while uploading 'training/loss.png' to the Hub: ValueError: malformed batch reply")
+    assert transient(wrapped(httpx.StreamConsumed()))
+    assert "unreachable or failing after 5 tries" in str(explain(wrapped(httpx.StreamConsumed()), "http://h", "o/m"))

@@ -32,7 +32,8 @@ def transient(exc: BaseException | None) -> bool:
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError)):
+        # A stream error: a request retried after its body was cut off by a dropped connection.
+        if isinstance(exc, (httpx.TransportError, httpx.StreamError, ConnectionError, TimeoutError)):
             return True
         # huggingface_hub closes its shared httpx client after a connection error; uploads still in
         # flight on other threads then fail with this instead of the connection error itself.
@@ -49,6 +50,17 @@ def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
+def why(exc: BaseException) -> str:
+    """The first line of an error and of its deepest cause ("Error while uploading 'x' to the Hub.:
+    <what went wrong>"): huggingface_hub wraps the reason an upload failed."""
+    root, seen = exc, {id(exc)}
+    while (nxt := root.__cause__ or root.__context__) is not None and id(nxt) not in seen:
+        seen.add(id(nxt))
+        root = nxt
+    line = first_line(exc)
+    return line if root is exc else f"{line.rstrip('.')}: {type(root).__name__}: {first_line(root)}"
+
+
 def explain(exc: BaseException, endpoint: str, repo_id: str, tries: int = DEFAULT.tries) -> HubkitError:
     """One actionable line for an HTTP error; the token never appears in it."""
     status = getattr(getattr(exc, "response", None), "status_code", None)
@@ -61,7 +73,7 @@ def explain(exc: BaseException, endpoint: str, repo_id: str, tries: int = DEFAUL
     }.get(status)
     if what is None and transient(exc):
         what = f"{endpoint}: unreachable or failing after {tries} tries: {first_line(exc)}"
-    return HubkitError(what or f"{repo_id}: {first_line(exc)}")
+    return HubkitError(what or f"{repo_id}: {why(exc)}")
 
 
 def retrying(
