@@ -4,7 +4,7 @@ explanations of Hub HTTP errors."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from hubkit.errors import HubkitError
@@ -13,14 +13,17 @@ from hubkit.retry import DEFAULT, Backoff, retry_after, retryable_status
 T = TypeVar("T")
 
 
-def _response(exc: BaseException | None):
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """An error and its causes, outermost first (huggingface_hub wraps upload errors)."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if getattr(exc, "response", None) is not None:
-            return exc.response
+        yield exc
         exc = exc.__cause__ or exc.__context__
-    return None
+
+
+def _response(exc: BaseException | None):
+    return next((e.response for e in _chain(exc) if getattr(e, "response", None) is not None), None)
 
 
 def transient(exc: BaseException | None) -> bool:
@@ -29,20 +32,17 @@ def transient(exc: BaseException | None) -> bool:
     import httpx
     from huggingface_hub.errors import HfHubHTTPError
 
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
+    for e in _chain(exc):
         # A stream error: a request retried after its body was cut off by a dropped connection.
-        if isinstance(exc, (httpx.TransportError, httpx.StreamError, ConnectionError, TimeoutError)):
+        if isinstance(e, (httpx.TransportError, httpx.StreamError, ConnectionError, TimeoutError)):
             return True
         # huggingface_hub closes its shared httpx client after a connection error; uploads still in
         # flight on other threads then fail with this instead of the connection error itself.
-        if isinstance(exc, RuntimeError) and "client has been closed" in str(exc):
+        if isinstance(e, RuntimeError) and "client has been closed" in str(e):
             return True
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-        if isinstance(exc, HfHubHTTPError) and retryable_status(status):
+        status = getattr(getattr(e, "response", None), "status_code", None)
+        if isinstance(e, HfHubHTTPError) and retryable_status(status):
             return True
-        exc = exc.__cause__ or exc.__context__
     return False
 
 
@@ -53,10 +53,7 @@ def first_line(exc: BaseException) -> str:
 def why(exc: BaseException) -> str:
     """The first line of an error and of its deepest cause ("Error while uploading 'x' to the Hub.:
     <what went wrong>"): huggingface_hub wraps the reason an upload failed."""
-    root, seen = exc, {id(exc)}
-    while (nxt := root.__cause__ or root.__context__) is not None and id(nxt) not in seen:
-        seen.add(id(nxt))
-        root = nxt
+    *_, root = _chain(exc)
     line = first_line(exc)
     return line if root is exc else f"{line.rstrip('.')}: {type(root).__name__}: {first_line(root)}"
 

@@ -286,8 +286,7 @@ def recommended(phrases: list[str], text: str) -> str | None:
             offset = cue.start() - len(clause)
             for phrase in phrases:
                 m = _found([phrase], clause)
-                if m and not _denied(sentence, offset + m.start(), offset + m.end(), loose=False) \
-                        and not _BEFORE.search(sentence[cue.start() : cue.end()]):
+                if m and not _denied(sentence, offset + m.start(), offset + m.end(), loose=False):
                     return phrase
     return None
 
