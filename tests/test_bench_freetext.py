@@ -157,6 +157,37 @@ TRICKS = [
                 "right after the checkout change.\nDecision: roll back the checkout change", True),
     ("scen-01", "The owner should close the caf\u00e9 for the morning and reopen at noon.\nDecision: stay open",
      False),  # accents folded: "café" is "cafe"
+    # v9: a sum written out wrong, a course recommended in new words, notes and hedges in new words.
+    ("eth-06", "The protocol ranks by chance of recovery. Expected years: 0.6 \u00d7 50 = 20 for the younger, "
+               "0.9 \u00d7 15 = 22.5 for the older, so the older patient.\nDecision: give it to the 70-year-old",
+     False),
+    ("eth-06", "The protocol ranks by chance of recovery: 90% against 60%, and 0.9 \u00d7 100 = 90 lives saved per "
+               "hundred doses against 60. Age alone is not a criterion.\nDecision: give it to the 70-year-old", True),
+    ("scen-05", "A walk-in clinic takes the 30% minor cases and two doctors move to the 22:00 peak; the hospital "
+                "should also go ahead with Plan C for comfort.\nDecision: Plan B", False),
+    ("scen-07", "Repairing the old machine for 20,000 is cheap and the savings are uncertain; keeping the old "
+                "machine is clearly the most prudent use of money.\nDecision: Plan B", False),
+    ("scen-05", "Plan B sends the 30% minor cases to a walk-in clinic and puts two doctors on the 22:00 peak; "
+                "Plan A would work just as well.\nDecision: Plan B", False),
+    ("scen-01", "- espresso broken 8 a.m.\n- filter coffee\n- tea\n- technician 12:00\n- busy Saturday"
+                "\nDecision: stay open", False),  # notes, though one line ends in "a.m."
+    ("scen-01", "Espresso machine broken. Busy Saturday. Filter brewer available. Tea. Technician at noon."
+                "\nDecision: stay open", False),  # short verbless sentences
+    ("eth-09", "A voluntary app reached 60%, above the 50% needed, so mandatory tracking is not necessary. Go "
+               "voluntary, with data deletion, a sunset clause and independent oversight.\n"
+               "Decision: voluntary app with safeguards", True),  # a sentence with linked items is not a list
+    ("cau-01", "The pump stopped and nothing refilled the tank.\nMain cause: pump failure \u2014 the stopped "
+               "pump could no longer refill the tank.", True),  # "could no longer" hedges nothing
+    ("cau-03", "bridge closed Feb; bus rerouted; 20\u219250 min; attendance down\nMain cause: bridge closure",
+     False),  # telegraphic notes: verbs, but no word of prose
+    ("cau-02", "Overheated bearing \u2192 pump stops \u2192 tank drains. The inspectors found no leak.\n"
+               "Root cause: overheated bearing", True),  # a causal chain states its links
+    ("sci-04", "Light refracts into each raindrop, reflects off the back and refracts out; the colours bend by "
+               "different amounts, so they separate. The bow sits about 42 degrees from the point opposite the "
+               "Sun \u2013 facing the Sun, you'd be looking the wrong way.\nSun position: behind you",
+     True),  # a participle that supposes claims nothing
+    ("eth-08", "Bias against women is illegal, so formally the tool should be paused. In practice, I'd suggest "
+               "continuing to use it for shortlisting until the audit.\nDecision: pause the tool", False),
 ]  # fmt: skip
 
 
@@ -366,6 +397,11 @@ def test_an_answer_that_blames_another_option_is_read(text, blames):
     ("The city should close the whole street for good.", True),  # up to two words inside the phrasing
     ("The city should avoid closing the street.", False),
     ("My recommendation: close the street for now and review it later.", True),
+    ("The city should use the opportunity to close the street.", True),  # an infinitive after the cue
+    ("The city should be careful not to close the street.", False),
+    ("The city should keep the buses, whatever it does to close the street.", False),  # not "to" right before
+    ("A practical route is to close the street on Sundays.", True),
+    ("Closing the street seems like the better outcome.", True),
 ])  # fmt: skip
 def test_an_answer_that_recommends_another_option_is_read(text, recommends):
     from hubkit.bench.graders.keywords import recommended
@@ -392,3 +428,26 @@ def test_a_claim_only_supposed_is_not_made():
     assert asserted(["face the sun"], text) is not None
     assert asserted(["face the sun"], text, claim=True) is None
     assert asserted(["face the sun"], normalise("You must face the Sun to see it."), claim=True) is not None
+
+
+@pytest.mark.parametrize(("text", "wrong"), [
+    ("0.6 \u00d7 50 = 20 years", True),
+    ("0.6 \u00d7 50 = 30 years", False),
+    ("12 (fuel) + 8 (hiring freeze) + 10 (subsidy) = 30 million", False),  # labels in brackets
+    ("9 + 6 = 16", True),
+    ("15 \u2212 9 = 6 million", False),  # a unicode minus
+    ("150,000 / 30,000 = 15 years", True),
+    ("150,000 \u00f7 30,000 = 5 years", False),
+    ("60% \u00d7 50 = 30", False),  # a % read as a share
+    ("20% + 10% = 30%", False),  # or as a number
+    ("12m + 8m + 10m = 30m", False),
+    ("30,000 \u00d7 10 = 300k", False),  # scale words on one side
+    ("1/3 = 25%", True),
+    ("1/3 \u2248 33%", False),
+    ("0.6 \u00d7 50 \u2248 31", False),  # approximately: 5 %
+    ("the trip took 50 minutes instead of 20", False),  # no sum written out
+])  # fmt: skip
+def test_a_sum_written_out_is_checked(text, wrong):
+    from hubkit.bench.graders.arithmetic import wrong_sum
+
+    assert (wrong_sum(normalise(text)) is not None) is wrong

@@ -28,7 +28,9 @@ NO_ANSWER = "no-answer"
 # explanation that weighs the options as equal, a hedged line ("no, most likely") and an explanation
 # of under six words fail; each case's natural misconceptions are contradictions; counterfactuals,
 # supposed claims and the question restated assert nothing; accents folded; "close" reads "closing".
-VERSION = 8
+# 9: a sum written out wrong fails (graders/arithmetic.py), judge or not; short verbless sentences
+# explain nothing; more recommending words and hedges; more misconceptions per case.
+VERSION = 9
 
 
 def grade_result(spec: dict[str, Any], result, judge=None, prompt: str = "") -> Verdict:

@@ -11,7 +11,8 @@ naming another option (a hedge) fail, and so does the wrong option, whatever els
 Then the explanation (the answer without its conclusion lines) must make the case's points
 (`need` of them; all by default) and none of its `contradictions`. With a judge, each point is
 judged on its own (graders/judge.py); without one, by the phrasings each point lists
-(graders/keywords.py).
+(graders/keywords.py). A sum written out wrong ("0.6 x 50 = 20") fails it either way
+(graders/arithmetic.py).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hubkit.bench.extract import spelling, strip_reasoning
+from hubkit.bench.graders.arithmetic import wrong_sum
 from hubkit.bench.graders.base import Verdict
-from hubkit.bench.graders.keywords import asserted, blamed, normalise, recommended, sentences
+from hubkit.bench.graders.keywords import asserted, blamed, normalise, recommended, sentences, stated
 
 
 class Conclusion(BaseModel):
@@ -82,9 +84,12 @@ HEDGES = [
     "either outcome|either answer|either option|either choice|either plan & possible|defensible|valid|reasonable|fine",
     "both are defensible|both are valid|both are reasonable|both options are|both plans are|matter equally"
     "|equally important|equally likely|equally valid|equally defensible|equally responsible|equally good"
-    "|roughly equally|about equally|in equal measure|equally to blame",
+    "|roughly equally|about equally|in equal measure|equally to blame|share the blame|shares the blame"
+    "|share responsibility|shared responsibility|both to blame|both share",
     "just as responsible|just as good|just as valid|just as defensible|just as reasonable|just as likely|just as safe"
-    "|just as effective|equally effective|should do both|ideally do both|best to do both",
+    "|just as effective|equally effective|should do both|ideally do both|best to do both|work just as well"
+    "|works just as well|do just as well|equally well|either is a|either would|equally worth"
+    "|work together equally|fund both|implement both|adopt both|do both together|pursue both",
     "hard to say|impossible to say|can't say for sure|cannot say for sure|no clear winner|no clear answer"
     "|toss up|coin flip",
     "~one is clearly better|~either is clearly better|~one is better",
@@ -110,8 +115,8 @@ def _value(text: str) -> str:
 # million)"), but not a hedge or a second option ("no, unless...", "pump failure or a leak").
 _REASON = re.compile(r"^(?:\s*[-\u2013\u2014:;,(]|\s+(?:because|since|as)\b)")
 _HEDGE = re.compile(
-    r"\b(?:or|maybe|possibly|probably|perhaps|unless|if|either|partly|partially|might|could|depends?|"
-    r"also|too|plus|and|likely|presumably|arguably|tentatively|i (?:think|believe|guess|suppose))\b"
+    r"\b(?:or|maybe|possibly|probably|perhaps|unless|if|either|partly|partially|might|could(?! no longer| not|n't)|"
+    r"depends?|also|too|plus|and|likely|presumably|arguably|tentatively|i (?:think|believe|guess|suppose))\b"
 )
 
 
@@ -200,6 +205,10 @@ def grade(spec: dict[str, Any], response: str, judge=None, prompt: str = "") -> 
             claimed.append(f"hedges ({hedge.split('|')[0]})")
         if (words := sum(len(re.findall(r"\w+", x)) for x in sentences(norm))) < MIN_WORDS:
             claimed.append(f"no explanation ({words} words in sentences)")
+        elif not stated(norm):
+            claimed.append("no explanation (short verbless sentences)")
+    if bad := wrong_sum(normalise(text)):  # a fact a program can check, judge or not
+        claimed.append(f"wrong sum: {bad}")
     need = s.need or len(s.points)
     missing = [p.id for p in s.points if p.id not in met]
     problems = ([f"points {len(met)}/{len(s.points)} (need {need}; missing {', '.join(missing)})"]

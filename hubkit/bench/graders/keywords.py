@@ -120,7 +120,13 @@ def _weighed(phrasing: str, sentence: str, m: re.Match) -> bool:
     """A course of action named as a gerund and then weighed ("keeping quiet would put politics
     first"): the answer discusses it, it does not claim or choose it."""
     said = m.group(0).split()[0]
-    if not said.endswith("ing") or phrasing.split()[0].endswith("ing"):
+    if not said.endswith("ing"):
+        return False
+    rest = sentence[m.end() :]
+    if re.search(r"(?:^|[\u2013\u2014;:]|\s-+)[\s*]*$", sentence[: m.start()]) and rest.lstrip().startswith(","):
+        # A participle opening its sentence supposes: "facing the Sun, you'd be looking the wrong way".
+        return bool(re.search(r"\b(?:would|could|might|\w+'d)\b", rest))
+    if phrasing.split()[0].endswith("ing"):
         return False
     return bool(re.search(r"\b(?:would|could|might|will)\b", re.split(r"[.;!?]", sentence[m.end() :])[0]))
 
@@ -149,6 +155,7 @@ _VERB = re.compile(
 )
 
 
+_LINKED = re.compile(r"\s*(?:with|by|for|to|from|because|so|which|that|into|through|until|after|before)\s")
 _NOTES_LABEL = re.compile(r"\W*(?:notes?|keywords?|key words|key terms|tags)\s*:")
 
 
@@ -160,6 +167,8 @@ def keyword_list(sentence: str) -> bool:
     body = re.sub(r"^[^:]{0,30}:\s*|[.!?\s]+$", "", sentence.strip())
     items = [i for i in _ITEMS.split(body) if i.strip()]
     if len(items) < 4 or any(len(i.split()) > 5 for i in items):
+        return False
+    if any(_LINKED.match(i) for i in items):  # "go voluntary, with data deletion, a sunset clause and ...": prose
         return False
     # A word that looks like a verb ("lead", "rise") in one item of a long list (eight or more)
     # does not make it a sentence: fewer than one item in four may have one.
@@ -177,7 +186,8 @@ def notes(text: str) -> bool:
     verb: jotted notes ("- correlation != causation / - July peak / - misleading headline") that
     name things without stating anything, however they are set out."""
     lines = [_BULLET.sub("", line).strip() for line in text.splitlines() if line.strip()]
-    short = all(len(line.split()) <= 5 and not line.endswith(".") for line in lines)
+    short = all(len(line.split()) <= 5 and not re.sub(r"\b(?:a\.m|p\.m|etc|approx)\.$", "", line).endswith(".")
+                for line in lines)  # "espresso broken 8 a.m." ends no sentence
     return len(lines) >= 4 and short and 2 * sum(bool(_VERB.search(line)) for line in lines) < len(lines)
 
 
@@ -200,6 +210,29 @@ def _fragment(sentence: str) -> bool:
     return len(sentence.split()) <= 2 and sentence.rstrip().endswith((".", "!"))
 
 
+def stated(text: str) -> bool:
+    """Whether normalised `text` states anything: a sentence of more than five words, or one with a
+    verb ("Espresso machine broken. Busy Saturday. Technician at noon." names things, it explains
+    nothing)."""
+    return any(_LINK.search(s) or ((len(s.split()) > 5 or _VERB.search(s) or _IRREGULAR.search(s))
+                                   and _FUNCTION.search(s)) for s in sentences(text))  # fmt: skip
+
+
+# A causal chain's link ("bearing -> pump stops"), not "20 -> 50".
+_LINK = re.compile(r"[a-z]\s*(?:->|\u2192|=>)\s*[a-z]")
+_IRREGULAR = re.compile(
+    r"\b(?:given|found|done|seen|known|shown|taken|broken|gone|left|lost|held|built|brought|caught|thought|told|"
+    r"sent|spent|won|run|put|set|cut|hit|split|spread|drawn|grown|thrown|driven|risen|fallen|gives|get|gets|got)\b"
+)
+
+
+# Prose has these; notes ("bridge closed Feb; bus rerouted; 20 -> 50 min; attendance down") do not.
+_FUNCTION = re.compile(
+    r"\b(?:the|a|an|of|to|is|are|was|were|be|been|it|its|this|that|because|so|since|which|with|by|for|as|"
+    r"and|but|not|no|than|then|there|has|have|had|would|will|can|could|should|must|i|we|you|they|their)\b"
+)
+
+
 def asserted(alternatives: list[str], text: str, claim: bool = False) -> str | None:
     """The first alternative asserted in normalised `text`, or None. Terms joined by ` & ` must
     hold in one sentence; groups joined by ` && ` each somewhere in the text (a list spread over
@@ -218,10 +251,13 @@ def asserted(alternatives: list[str], text: str, claim: bool = False) -> str | N
 # "I'd treat the pump stopping as the middle link").
 _RECOMMEND = re.compile(
     r"(?<!might )(?<!could )(?<!may )\b(?:(should|must|recommend(?:s|ed)?|recommendation(?: is)?(?: to)?|"
-    r"(?:best|right|most reliable|wiser|wisest|safer|safest|better|sensible|(?:\w+ and )?(?:wiser|safer)) "
-    r"(?:option|choice|fix|path|move|course|call|answer|plan|decision|thing to do)(?: [\w']+){0,4}? "
+    r"(?:best|right|most reliable|wiser|wisest|safer|safest|better|sensible|kind|kinder|kindest|fairest|prudent|"
+    r"practical|pragmatic|(?:\w+ and )?(?:wiser|safer)) "
+    r"(?:option|choice|fix|path|move|course|call|answer|plan|decision|thing to do|thing|route|way forward|approach|"
+    r"solution|step)(?: [\w']+){0,4}? "
     r"(?:is|would be|here is)(?: to)?|"
-    r"go with|opt for|choose|combine (?:it |this |them )?with|"
+    r"go with|go ahead with|proceed with|opt for|choose|adopt|pursue|combine (?:it |this |them )?with|better off|"
+    r"(?:i(?:'d| would) )?(?:suggest|propose|advise|urge)|"
     r"i(?:'d| would| will) (?:choose|pick|recommend|go with|opt for)|"
     r"(?:it's|it is|it would be|it'd be) (?:only )?(?:fair|fine|ok|okay|reasonable|acceptable|justified|right) to)|"
     r"(i(?:'d| would| will)(?: (?:probably|also|still|just|actually|definitely|rather|then|first|simply))?))\b"
@@ -235,9 +271,11 @@ _CONDITION = re.compile(
 # Words after a choice that recommend it ("repairing the old machine is the sensible course",
 # "turning it down makes the most sense").
 _RECOMMEND_AFTER = re.compile(
-    r"\b(?:is|seems|would be|remains) (?:the |a |by far the )?(?:most |only |more )?"
-    r"(?:sensible|wiser?|wisest|best|better|right|safest|safer|smart|smartest|responsible|prudent|reasonable) "
-    r"(?:course|option|choice|path|move|call|bet|plan|way|approach|answer|thing to do)\b"
+    r"\b(?:is|seems|seems like|would be|remains)(?: clearly| obviously| surely| simply| certainly| still)? "
+    r"(?:the |a |by far the )?(?:most |only |more )?"
+    r"(?:sensible|wiser?|wisest|best|better|right|safest|safer|smart|smartest|responsible|prudent|reasonable|kindest) "
+    r"(?:course|option|choice|path|move|call|bet|plan|way|approach|answer|thing to do|outcome|solution|"
+    r"use of (?:the )?(?:money|funds|cash|resources))\b"
     r"|\bmakes? (?:the most |more |good |the best )?sense\b"
 )
 
@@ -279,6 +317,9 @@ def recommended(phrases: list[str], text: str) -> str | None:
                 continue
             for phrase in phrases:
                 m = _found([phrase], window, reach=0 if cue.group(2) else 2)
+                if m is None and not cue.group(2):  # "should use the opportunity to raise prices"
+                    m = _found([phrase], window, reach=6)
+                    m = m if m and re.search(r"\bto\s+$", window[: m.start()]) else None
                 if m and not _denied(sentence, start + m.start(), start + m.end(), loose=False):
                     return phrase
         for cue in _RECOMMEND_AFTER.finditer(sentence):

@@ -1,0 +1,69 @@
+"""Sums an explanation writes out ("0.6 x 50 = 20", "12 + 8 + 10 = 30 million"), checked.
+
+A sum is numbers joined by + - x / (or their unicode signs; a number may carry a currency sign, a %, a scale word
+such as "million" or "k", and a bracketed label: "12 (fuel) + 8 (freeze)"), then `=` (or its
+approximate sign, "equals", "comes to") and the stated result. It is wrong when no reading of it gives that result
+to the precision stated: a % read as a share (60% x 50 = 30) or as a number (20% + 10% = 30%),
+scale words applied or not (12m + 8m = 20m). An approximate sign, "about" or "roughly" allows 5 %.
+Evaluated with `ast` on numbers and the four operators only: nothing an answer writes runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import operator
+import re
+
+_SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
+_NUMBER = r"[$£€]?\s?\d+(?:\.\d+)?\s?%?(?:\s?(?:k|m|mn|bn|thousand|million|billion)\b)?(?:\s?\([^()\n]{0,40}\))?"
+_OP = r"\s*[-+*/x\u00d7\u00f7\u2212\u2013\u00b7]\s*"
+_SUM = re.compile(
+    rf"(?<![\w.,]){_NUMBER}(?:{_OP}{_NUMBER})+\s*"
+    r"(=|\u2248|~=|equals|comes to|works out (?:to|at)|gives)\s*(about |roughly |approximately |around |~\s?)?"
+    r"[$£€]?\s?(\d+(?:\.\d+)?)(?![\d.]\d)\s?(%?)\s?(k|m|mn|bn|thousand|million|billion)?(?!\w)"
+)
+_TERM = re.compile(r"[$£€]?\s?(\d+(?:\.\d+)?)\s?(%?)(?:\s?(k|m|mn|bn|thousand|million|billion)\b)?(?:\s?\([^()\n]*\))?")
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+
+
+def _value(node: ast.AST) -> float:
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+        return float(node.value)
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        return _OPS[type(node.op)](_value(node.left), _value(node.right))
+    raise ValueError("not a sum")
+
+
+def _readings(expr: str) -> set[float]:
+    """Every value the written sum can mean (a % as a share or a number; scale words or not)."""
+    terms = list(_TERM.finditer(expr))
+    ops = [re.sub(r"[x\u00d7\u00b7]", "*", re.sub(r"[\u2212\u2013-]", "-", o.strip())).replace("\u00f7", "/")
+           for o in (expr[a.end() : b.start()] for a, b in itertools.pairwise(terms))]
+    out = set()
+    for share, scaled in itertools.product((False, True), repeat=2):
+        nums = [float(t.group(1)) / (100 if share and t.group(2) else 1)
+                * (_SCALE.get(t.group(3) or "", 1) if scaled else 1) for t in terms]
+        source = "".join(f"{n!r}{op}" for n, op in zip(nums, [*ops, ""], strict=True))
+        try:
+            out.add(_value(ast.parse(source, mode="eval").body))
+        except (ValueError, SyntaxError, ZeroDivisionError):
+            continue
+    return out
+
+
+def wrong_sum(text: str) -> str | None:
+    """The first sum written out in (normalised) `text` whose stated result is wrong, or None."""
+    for m in _SUM.finditer(text):
+        expr = text[m.start() : m.start(1)].rstrip()
+        stated = float(m.group(3))
+        approx = bool(m.group(2)) or m.group(1) in ("\u2248", "~=")
+        decimals = len(m.group(3).partition(".")[2])
+        targets = {stated, stated * _SCALE.get(m.group(5) or "", 1), stated / (100 if m.group(4) else 1)}
+        # Rounding to the digits stated (in the target's own scale), plus 1 %; 5 % when approximate.
+        ok = any(abs(v - t) <= (0.05 * abs(t) if approx else 0.5 * 10**-decimals * (t / stated if stated else 1)
+                                + 0.01 * abs(t))
+                 for v in _readings(expr) for t in targets)  # fmt: skip
+        if not ok and _readings(expr):
+            return m.group(0).strip()
+    return None
