@@ -188,6 +188,19 @@ TRICKS = [
      True),  # a participle that supposes claims nothing
     ("eth-08", "Bias against women is illegal, so formally the tool should be paused. In practice, I'd suggest "
                "continuing to use it for shortlisting until the audit.\nDecision: pause the tool", False),
+    ("scen-05", "Plan B diverts the 30% of minor visits to a walk-in clinic and puts two doctors on the 22:00 peak; "
+                "the hospital should also carry out Plan A.\nDecision: Plan B", False),
+    ("scen-05", "Plan B diverts the 30% of minor visits to a walk-in clinic and puts two doctors on the 22:00 peak; "
+                "the two plans work best together with Plan A.\nDecision: Plan B", False),
+    ("cau-05", "Without the April frost, the blossoms would have survived to be pollinated. The test rows on the "
+               "old fertilizer lost just as much, so the switch is excluded.\nMain cause: late frost",
+     True),  # "without X, Y would have ..." names X as the cause
+    ("scen-10", "Disclose now, give filters to homes with children first, and phase the replacement with grants and "
+                "bonds; holding the results until after the election would put politics first.\nDecision: Plan A",
+     True),  # a gerund opening its clause, weighed
+    ("scen-06", "Visitors are unchanged and conversion halved after the checkout change, with errors at payment; the "
+                "competitor's cut came two months earlier, and cutting prices would give away margin for nothing."
+                "\nDecision: roll back the checkout change", True),
 ]  # fmt: skip
 
 

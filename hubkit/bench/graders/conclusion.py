@@ -89,7 +89,8 @@ HEDGES = [
     "just as responsible|just as good|just as valid|just as defensible|just as reasonable|just as likely|just as safe"
     "|just as effective|equally effective|should do both|ideally do both|best to do both|work just as well"
     "|works just as well|do just as well|equally well|either is a|either would|equally worth"
-    "|work together equally|fund both|implement both|adopt both|do both together|pursue both",
+    "|work together equally|fund both|implement both|adopt both|do both together|pursue both|work best together"
+    "|both plans together|both options together",
     "hard to say|impossible to say|can't say for sure|cannot say for sure|no clear winner|no clear answer"
     "|toss up|coin flip",
     "~one is clearly better|~either is clearly better|~one is better",

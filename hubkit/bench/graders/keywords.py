@@ -104,8 +104,10 @@ _COUNTERFACTUAL = re.compile(r"^\W*(?:had|were) (?:the|a|an|its|their|it|they|he
 def _denied(sentence: str, start: int, end: int, loose: bool) -> bool:
     before = _NOT_DENYING.sub(" ", _SCOPE_END.split(sentence[:start])[-1])
     after = _CLAUSE_END.split(sentence[end:], maxsplit=1)[0]
-    return bool(_BEFORE.search(before) or _COUNTERFACTUAL.search(before)
-                or (_AFTER_LOOSE if loose else _AFTER).search(after))
+    cues = [m.group(0) for m in _BEFORE.finditer(before)]
+    if cues == ["without"] and re.match(r"\W*without\b", sentence) and re.search(r"\bwould\b", sentence[end:]):
+        cues = []  # a counterfactual: "without the April frost, the blossoms would have survived" names the cause
+    return bool(cues or _COUNTERFACTUAL.search(before) or (_AFTER_LOOSE if loose else _AFTER).search(after))
 
 
 # A claim only supposed ("if you faced the Sun you'd look the wrong way") is not made: for
@@ -119,9 +121,14 @@ _SUPPOSING = re.compile(
 def _weighed(phrasing: str, sentence: str, m: re.Match) -> bool:
     """A course of action named as a gerund and then weighed ("keeping quiet would put politics
     first"): the answer discusses it, it does not claim or choose it."""
-    said = m.group(0).split()[0]
-    if not said.endswith("ing"):
-        return False
+    said = next((w for w in m.group(0).split() if w not in ("and", "or", "also", "then")), "")
+    if not said.endswith("ing"):  # "... and cutting prices would give away margin": weighed
+        # or a gerund opening its clause: "holding the results until after the election would ..."
+        opening = re.split(r"[,;:.!?()\u2013\u2014]|\s-+\s", sentence[: m.start()])[-1].split()
+        said = opening[0] if opening and len(opening) <= 6 else ""
+        if not said.endswith("ing") or said in ("during", "according", "including", "regarding", "nothing"):
+            return False
+        return bool(re.search(r"\b(?:would|could|might|will)\b", re.split(r"[.;!?]", sentence[m.end() :])[0]))
     rest = sentence[m.end() :]
     if re.search(r"(?:^|[\u2013\u2014;:]|\s-+)[\s*]*$", sentence[: m.start()]) and rest.lstrip().startswith(","):
         # A participle opening its sentence supposes: "facing the Sun, you'd be looking the wrong way".
@@ -257,7 +264,7 @@ _RECOMMEND = re.compile(
     r"solution|step)(?: [\w']+){0,4}? "
     r"(?:is|would be|here is)(?: to)?|"
     r"go with|go ahead with|proceed with|opt for|choose|adopt|pursue|combine (?:it |this |them )?with|better off|"
-    r"(?:i(?:'d| would) )?(?:suggest|propose|advise|urge)|"
+    r"(?:i(?:'d| would) )?(?:suggest|propose|advise|urge)|carry out|go for|"
     r"i(?:'d| would| will) (?:choose|pick|recommend|go with|opt for)|"
     r"(?:it's|it is|it would be|it'd be) (?:only )?(?:fair|fine|ok|okay|reasonable|acceptable|justified|right) to)|"
     r"(i(?:'d| would| will)(?: (?:probably|also|still|just|actually|definitely|rather|then|first|simply))?))\b"
