@@ -201,6 +201,21 @@ TRICKS = [
     ("scen-06", "Visitors are unchanged and conversion halved after the checkout change, with errors at payment; the "
                 "competitor's cut came two months earlier, and cutting prices would give away margin for nothing."
                 "\nDecision: roll back the checkout change", True),
+    ("sci-02", "Sound needs a medium, and a vacuum doesn't have one, so the shout goes nowhere.\nVerdict: no",
+     True),  # "doesn't have one" is possession: the vacuum is still named
+    ("scen-05", "Were the minor 30% seen at a walk-in clinic, the queue would shrink at once; were two day doctors "
+                "moved to evenings, the 22:00 surge would meet more staff.\nDecision: Plan B",
+     True),  # a point made in a counterfactual
+    ("eth-05", "Lives are at stake if the brakes fail. Had the two failed tests been re-run and passed, I'd sign off "
+               "today; they haven't, so I'd document the failures and escalate to leadership.\n"
+               "Decision: refuse to sign off and escalate", True),  # a recommendation under a counterfactual
+    ("cau-01", "The tank must have had a slow leak, and the pump and the leak both played a part when the pump "
+               "stopped.\nMain cause: pump failure", False),
+    ("cau-05", "The April frost damaged the blossoms, but the fertilizer switch can't really be ruled out.\n"
+               "Main cause: late frost", False),
+    ("cau-03", "The bridge closed and the rerouted bus took fifty minutes instead of twenty; sick notes were normal "
+               "and the flu reports came from a neighbouring district.\nMain cause: bridge closure",
+     True),  # the flu is where the reports came from, not what the drop came from
 ]  # fmt: skip
 
 
@@ -392,6 +407,10 @@ def test_a_list_of_keywords_states_nothing(text, is_list):
     ("One might think the water main contributed, but it affects water, not power.", False),
     ("Water main -> flooded substation -> breaker trip", True),  # a link of a stated chain
     ("Water main: unrelated -> the breaker tripped because of the tree", False),
+    ("The tree fell, and the water main and the tree both played a part.", True),
+    ("The tree cut the line, with the burst main adding to it.", True),
+    ("The outage came from the tree, not the water main.", False),
+    ("Water main repairs came from the city budget.", False),  # a source blames what follows it
 ])  # fmt: skip
 def test_an_answer_that_blames_another_option_is_read(text, blames):
     from hubkit.bench.graders.keywords import blamed

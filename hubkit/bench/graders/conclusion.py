@@ -90,7 +90,9 @@ HEDGES = [
     "|just as effective|equally effective|should do both|ideally do both|best to do both|work just as well"
     "|works just as well|do just as well|equally well|either is a|either would|equally worth"
     "|work together equally|fund both|implement both|adopt both|do both together|pursue both|work best together"
-    "|both plans together|both options together",
+    "|both plans together|both options together|just as fair"
+    "|contributed as much|contributed just as much|either fix|either measure|either approach",
+    "can't be ruled out|cannot be ruled out|can not be ruled out|can't really be ruled out|not be ruled out",
     "hard to say|impossible to say|can't say for sure|cannot say for sure|no clear winner|no clear answer"
     "|toss up|coin flip",
     "~one is clearly better|~either is clearly better|~one is better",

@@ -34,8 +34,11 @@ _BEFORE = re.compile(
 _DENIED_AFTER = (
     r"(?:(?:was|were|is|are|has been|had been|have been|can be|could be|would be|will be|be|seems?|appears?|"
     r"(?:could|would|might|may|can|will|must|should)(?: have)?)\s+)?"
-    r"(?:not\b|never\b|n't\b|ruled out|excluded|unlikely|irrelevant|unrelated|innocent|cleared|"
-    r"\w+n't\b|did not|does not|do not|(?:had|has|have) no\b|"
+    r"(?:not\b(?! have)|never\b|n't\b(?! have)|ruled out|excluded|unlikely|irrelevant|unrelated|innocent|cleared|"
+    r"\w+n't\b(?! have)|did not\b(?! have)|does not\b(?! have)|do not\b(?! have)|"
+    # possession denies only a part in what happened ("the vacuum has no air" still names the vacuum)
+    r"(?:(?:had|has|have) no|(?:\w+n't|not) have (?:any|an?)) (?:effect|role|part|bearing|impact|influence|link|"
+    r"connection|relevance|relation|hand)\b|"
     r"played no|plays no|made no|makes no|had nothing|has nothing|no factor|no part|no role|not a factor|"
     r"to be ruled out)"
 )
@@ -101,13 +104,16 @@ def _phrase(phrase: str) -> re.Pattern:
 _COUNTERFACTUAL = re.compile(r"^\W*(?:had|were) (?:the|a|an|its|their|it|they|he|she|we|i|this|that|there)\b")
 
 
-def _denied(sentence: str, start: int, end: int, loose: bool) -> bool:
+def _denied(sentence: str, start: int, end: int, loose: bool, counterfactual: bool = True) -> bool:
+    """Whether the mention at sentence[start:end] is denied in its clause (or, with `counterfactual`,
+    only supposed by one: "had the ranking slipped, ...")."""
     before = _NOT_DENYING.sub(" ", _SCOPE_END.split(sentence[:start])[-1])
     after = _CLAUSE_END.split(sentence[end:], maxsplit=1)[0]
     cues = [m.group(0) for m in _BEFORE.finditer(before)]
     if cues == ["without"] and re.match(r"\W*without\b", sentence) and re.search(r"\bwould\b", sentence[end:]):
         cues = []  # a counterfactual: "without the April frost, the blossoms would have survived" names the cause
-    return bool(cues or _COUNTERFACTUAL.search(before) or (_AFTER_LOOSE if loose else _AFTER).search(after))
+    return bool(cues or (counterfactual and _COUNTERFACTUAL.search(before))
+                or (_AFTER_LOOSE if loose else _AFTER).search(after))
 
 
 # A claim only supposed ("if you faced the Sun you'd look the wrong way") is not made: for
@@ -145,9 +151,11 @@ def _term(sentence: str, term: str, claim: bool = False) -> bool:
         if not phrasing.strip():
             continue
         for m in _phrase(phrasing.strip()).finditer(sentence):
-            denied = _denied(sentence, m.start(), m.end(), loose=mode == "~") or (
+            # A point may be made in a counterfactual ("were the minor cases seen elsewhere, the queue would
+            # shrink"); a claim only supposed so is not made.
+            denied = _denied(sentence, m.start(), m.end(), loose=mode == "~", counterfactual=claim or mode == "~") or (
                 claim and (bool(_SUPPOSING.search(_SCOPE_END.split(sentence[: m.start()])[-1]))
-                           or _weighed(phrasing.strip(), sentence, m)))
+                           or bool(_COUNTERFACTUAL.match(sentence)) or _weighed(phrasing.strip(), sentence, m)))
             if mode == "?" or denied == (mode == "~"):
                 return True
     return False
@@ -271,7 +279,8 @@ _RECOMMEND = re.compile(
 )
 # A recommendation that waits on a condition ("if they refuse, I'd report them") is not one now.
 _CONDITION = re.compile(
-    r"\b(?:if|unless|otherwise|failing that|in case|only then|should (?:they|it|he|she))\b"
+    r"\b(?:if|unless|otherwise|failing that|in case|only then|should (?:they|it|he|she|the|this|that|any))\b"
+    r"|^\W*(?:had|were) (?:the|a|an|its|their|it|they|he|she|we|i|this|that|there)\b"  # "had the tests passed, I'd ..."
 )
 
 
@@ -345,7 +354,7 @@ _BLAME = re.compile(
     r"\b(?:contribut\w*|to blame|responsible for|played a (?:\w+ )?(?:part|role)|plays a (?:\w+ )?(?:part|role)|"
     r"(?:a|another|one) (?:\w+ )?(?:factor|cause|culprit|driver)|(?:main|real|key|bigger|biggest|true|root|primary) "
     r"(?:driver|cause|culprit|reason|starting point|trigger)|weigh(?:s|ed)? on|worsen\w*|"
-    r"made (?:things|it|matters|this) worse|compound\w*|added to|adds to|"
+    r"made (?:things|it|matters|this) worse|compound\w*|added to|adds to|adding to|sped (?:up|the)|speeds? up|"
     r"helped (?:to )?(?:trigger|cause|drive|bring)|partly|partially|(?:which|that|this) is why|caused|led to|"
     r"triggered|set off|came from|comes? from|due to|"
     r"part of the (?:cause|reason|problem|story|explanation|drop|loss))\b|\b(?:too|as well)\W*$"
@@ -381,10 +390,17 @@ def blamed(phrases: list[str], text: str) -> str | None:
             cue = _BLAME.search(clause)
             if not cue or _BEFORE.search(clause[: cue.start()]) or _SUPPOSED.search(clause) or _CLEARED.search(clause):
                 continue
-            if clause.startswith("which") and i:  # "the hardware was failing, which made things worse"
+            # "the hardware was failing, which made things worse"; "the leak, and the pump both played a part"
+            if i and (clause.startswith("which") or (clause.startswith("and ") and re.search(r"\bboth\b", clause))):
                 a = spans[i - 1][0]
+            # A source blames what follows it ("the drop came from the flu"), not what precedes it ("flu
+            # reports came from a neighbouring district").
+            source = re.match(r"c[ao]mes? from|due to", cue.group(0))
+            at = b - len(clause) + cue.start()
             for phrase in phrases:
                 m = _found([phrase], sentence[a:b])
+                if m and source and a + m.start() < at:
+                    continue
                 if m and not _denied(sentence, a + m.start(), a + m.end(), loose=False):
                     return phrase
         links = _ARROW.split(sentence)
