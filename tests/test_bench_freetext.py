@@ -216,6 +216,24 @@ TRICKS = [
     ("cau-03", "The bridge closed and the rerouted bus took fifty minutes instead of twenty; sick notes were normal "
                "and the flu reports came from a neighbouring district.\nMain cause: bridge closure",
      True),  # the flu is where the reports came from, not what the drop came from
+    ("eth-06", "The protocol gives the dose to the highest chance of recovery, and age alone is not a criterion. "
+               "Numbers: 70-year-old \u2192 90%; 30-year-old \u2192 60%. Randomising only makes sense when the "
+               "chances are equal.\nDecision: give it to the 70-year-old", True),  # a mapping, not a causal chain
+    ("eth-04", "Saying nothing is unfair to the two honest applicants; naming the student publicly would be out of "
+               "all proportion. I'd talk to them privately and require an essay of their own before the deadline, "
+               "since the rules allow a corrected version.\nDecision: talk to the student and require their own "
+               "essay", True),  # a gerund subject, weighed
+    ("cau-08", "Drug X users were much younger, and youth alone speeds recovery; comparing patients of the same "
+               "age, recovery time doesn't differ.\nVerdict: no", True),  # "n't differ" inside "doesn't"
+    ("cau-10", "**Root cause: the strike.** It halted controller-chip shipments, so the X2 missed the back-to-school "
+               "promotion; the CEO arrived after the quarter and the euro was stable.\nRoot cause: supplier strike",
+     True),  # a labelled line that names no option is explanation
+    ("scen-03", "The other mill is 12% dearer, not 30%, so switching limits the rise; the bakery should switch and "
+                "also raise bread prices by 10% to rebuild margins.\nDecision: switch to the other mill", False),
+    ("scen-07", "Both B and C order the new machine now; Plans B and C are essentially equivalent, and I'd choose B "
+                "by a hair.\nDecision: Plan B", False),
+    ("scen-04", "- shops: fear of losing customers\n- residents: noise\n- buses: 3,000 riders/day\n- neighbour: "
+                "6-month trial, footfall +8%, bus lane\nDecision: run a trial with a bus lane", False),  # jottings
 ]  # fmt: skip
 
 

@@ -91,7 +91,9 @@ HEDGES = [
     "|works just as well|do just as well|equally well|either is a|either would|equally worth"
     "|work together equally|fund both|implement both|adopt both|do both together|pursue both|work best together"
     "|both plans together|both options together|just as fair"
-    "|contributed as much|contributed just as much|either fix|either measure|either approach",
+    "|contributed as much|contributed just as much|either fix|either measure|either approach|just as acceptable"
+    "|essentially equivalent|more or less equivalent|basically the same|makes little real difference"
+    "|makes little difference|by a hair",
     "can't be ruled out|cannot be ruled out|can not be ruled out|can't really be ruled out|not be ruled out",
     "hard to say|impossible to say|can't say for sure|cannot say for sure|no clear winner|no clear answer"
     "|toss up|coin flip",
@@ -171,9 +173,13 @@ def read_conclusion(spec: Spec, visible: str) -> tuple[str | None, str]:
 
 
 def explanation(spec: Spec, visible: str) -> str:
-    """The answer without its conclusion lines: what the points are looked for in."""
+    """The answer without its conclusion lines: what the points are looked for in. A line that
+    starts with the label but names no option ("**Root cause: the Korva strike.** In June the
+    strike halted chip shipments ...") is explanation."""
+    visible = unicodedata.normalize("NFKC", visible)  # as _lines reads it, so the offsets agree
     for m in reversed(_lines(spec, visible)):
-        visible = visible[: m.start()] + visible[m.end() :]
+        if _option(spec.conclusion.options, m.group(1)) is not None:
+            visible = visible[: m.start()] + visible[m.end() :]
     return visible
 
 

@@ -29,7 +29,7 @@ from hubkit.bench.extract import spelling
 _BEFORE = re.compile(
     r"(?<!\w)(?:not(?! only| just)|no|never|neither|nor|without|\w*n't|rather than|instead of|as opposed to|"
     r"ruled? out|rules out|ruling out|exclud\w*|unlikely|cannot|nothing to do with|irrelevant|unrelated|"
-    r"regardless of|free of|nothing|none)(?!\w)"
+    r"regardless of|free of|nothing|none|(?:a |the )?ban on|banning|prohibit\w*|forbid\w*|bar on)(?!\w)"
 )
 _DENIED_AFTER = (
     r"(?:(?:was|were|is|are|has been|had been|have been|can be|could be|would be|will be|be|seems?|appears?|"
@@ -97,7 +97,8 @@ def _phrase(phrase: str) -> re.Pattern:
             parts.append(e + re.escape(w[-1]) + r"?(?:s|es|d|ed|ing|er|ers)?(?![a-z0-9])")
         else:
             parts.append(e + r"(?:s|es)?(?![a-z0-9])")
-    return re.compile(r"(?<![a-z0-9])" + _GAP.join(parts))
+    start = "" if words[0].startswith("n't") else r"(?<![a-z0-9])"  # "n't differ" in "doesn't differ"
+    return re.compile(start + _GAP.join(parts))
 
 
 # A counterfactual ("had the ranking slipped, visitors would have fallen") asserts nothing.
@@ -124,6 +125,12 @@ _SUPPOSING = re.compile(
 )
 
 
+_WEIGHING = re.compile(
+    r"\b(?:would|could|might|\w+'d|means|risks|costs|leaves|exposes)\b|\b(?:is|are|was) (?:unfair|wrong|poor|bad|"
+    r"unacceptable|irresponsible|dishonest|reckless|indefensible|a mistake|out of (?:all )?proportion|disproportionate)"
+)
+
+
 def _weighed(phrasing: str, sentence: str, m: re.Match) -> bool:
     """A course of action named as a gerund and then weighed ("keeping quiet would put politics
     first"): the answer discusses it, it does not claim or choose it."""
@@ -135,10 +142,11 @@ def _weighed(phrasing: str, sentence: str, m: re.Match) -> bool:
         if not said.endswith("ing") or said in ("during", "according", "including", "regarding", "nothing"):
             return False
         return bool(re.search(r"\b(?:would|could|might|will)\b", re.split(r"[.;!?]", sentence[m.end() :])[0]))
-    rest = sentence[m.end() :]
-    if re.search(r"(?:^|[\u2013\u2014;:]|\s-+)[\s*]*$", sentence[: m.start()]) and rest.lstrip().startswith(","):
-        # A participle opening its sentence supposes: "facing the Sun, you'd be looking the wrong way".
-        return bool(re.search(r"\b(?:would|could|might|\w+'d)\b", rest))
+    rest = re.split(r"[.;!?]", sentence[m.end() :])[0]
+    if re.search(r"(?:^|[\u2013\u2014;:]|\s-+)[\s*]*$", sentence[: m.start()]) and _WEIGHING.search(rest):
+        # A gerund or participle opening its sentence, then weighed or supposed: "naming the student
+        # publicly would be out of all proportion", "facing the Sun, you'd be looking the wrong way".
+        return True
     if phrasing.split()[0].endswith("ing"):
         return False
     return bool(re.search(r"\b(?:would|could|might|will)\b", re.split(r"[.;!?]", sentence[m.end() :])[0]))
@@ -203,7 +211,10 @@ def notes(text: str) -> bool:
     lines = [_BULLET.sub("", line).strip() for line in text.splitlines() if line.strip()]
     short = all(len(line.split()) <= 5 and not re.sub(r"\b(?:a\.m|p\.m|etc|approx)\.$", "", line).endswith(".")
                 for line in lines)  # "espresso broken 8 a.m." ends no sentence
-    return len(lines) >= 4 and short and 2 * sum(bool(_VERB.search(line)) for line in lines) < len(lines)
+    # or labelled jottings: "- shops: fear of losing customers / - buses: 3,000 riders/day / ..."
+    labelled = all(re.match(r"[^:]{1,25}:\s", line) and len(line.split()) <= 8 and not line.endswith(".")
+                   for line in lines)  # fmt: skip
+    return len(lines) >= 4 and (short or labelled) and 2 * sum(bool(_VERB.search(line)) for line in lines) < len(lines)
 
 
 @lru_cache(maxsize=256)  # every point and claim of an answer reads the same sentences
@@ -230,7 +241,8 @@ def stated(text: str) -> bool:
     verb ("Espresso machine broken. Busy Saturday. Technician at noon." names things, it explains
     nothing)."""
     return any(_LINK.search(s) or ((len(s.split()) > 5 or _VERB.search(s) or _IRREGULAR.search(s))
-                                   and _FUNCTION.search(s)) for s in sentences(text))  # fmt: skip
+                                   and _FUNCTION.search(re.sub(r"\b[ap]\.m\.", "", s)))  # "8 a.m." is no article
+               for s in sentences(text))  # fmt: skip
 
 
 # A causal chain's link ("bearing -> pump stops"), not "20 -> 50".
@@ -288,7 +300,7 @@ _CONDITION = re.compile(
 # "turning it down makes the most sense").
 _RECOMMEND_AFTER = re.compile(
     r"\b(?:is|seems|seems like|would be|remains)(?: clearly| obviously| surely| simply| certainly| still)? "
-    r"(?:the |a |by far the )?(?:most |only |more )?"
+    r"(?:the |a |by far the )?(?:\w+ and )?(?:most |only |more )?"
     r"(?:sensible|wiser?|wisest|best|better|right|safest|safer|smart|smartest|responsible|prudent|reasonable|kindest) "
     r"(?:course|option|choice|path|move|call|bet|plan|way|approach|answer|thing to do|outcome|solution|"
     r"use of (?:the )?(?:money|funds|cash|resources))\b"
@@ -333,12 +345,15 @@ def recommended(phrases: list[str], text: str) -> str | None:
                 continue
             for phrase in phrases:
                 m = _found([phrase], window, reach=0 if cue.group(2) else 2)
-                if m is None and not cue.group(2):  # "should use the opportunity to raise prices"
-                    m = _found([phrase], window, reach=6)
-                    m = m if m and re.search(r"\bto\s+$", window[: m.start()]) else None
+                if m is None and not cue.group(2):  # "should use the opportunity to raise prices", "should
+                    m = _found([phrase], window, reach=8)  # switch and also raise prices"
+                    m = m if m and re.search(r"\b(?:to|and|and also)\s+$", window[: m.start()]) else None
                 if m and not _denied(sentence, start + m.start(), start + m.end(), loose=False):
                     return phrase
         for cue in _RECOMMEND_AFTER.finditer(sentence):
+            if re.search(r"\bonly\W*$", sentence[: cue.start()]) or re.match(r"\W*(?:only )?(?:if|when|unless)\b",
+                                                                              sentence[cue.end() :]):
+                continue  # "randomising only makes sense when the chances are equal"
             clause = _SCOPE_END.split(sentence[: cue.start()])[-1]
             offset = cue.start() - len(clause)
             for phrase in phrases:
@@ -404,7 +419,8 @@ def blamed(phrases: list[str], text: str) -> str | None:
                 if m and not _denied(sentence, a + m.start(), a + m.end(), loose=False):
                     return phrase
         links = _ARROW.split(sentence)
-        if len(links) < 3:  # a chain it states: "burst main -> flooded equipment -> breaker trip"
+        # a chain it states: "burst main -> flooded equipment -> breaker trip" (not "70 year old -> 90%")
+        if len(links) < 3 or len(_LINK.findall(sentence)) < 2:
             continue
         for link in links[:-1]:
             head = " ".join(re.split(r"[:;,]", link)[-1].split()[:4])
