@@ -234,6 +234,11 @@ TRICKS = [
                 "by a hair.\nDecision: Plan B", False),
     ("scen-04", "- shops: fear of losing customers\n- residents: noise\n- buses: 3,000 riders/day\n- neighbour: "
                 "6-month trial, footfall +8%, bus lane\nDecision: run a trial with a bus lane", False),  # jottings
+    ("eth-07", "The journalist should verify and publish with names removed. This is the most appropriate course in "
+               "the circumstances, and it is the right thing to do.\nDecision: verify and publish with names removed",
+     False),  # the option's own words are no reason for it
+    ("cau-05", "The April frost damaged most blossoms, but the fertilizer switch can't be fully excluded.\n"
+               "Main cause: late frost", False),
 ]  # fmt: skip
 
 
@@ -452,6 +457,9 @@ def test_an_answer_that_blames_another_option_is_read(text, blames):
     ("The city should keep the buses, whatever it does to close the street.", False),  # not "to" right before
     ("A practical route is to close the street on Sundays.", True),
     ("Closing the street seems like the better outcome.", True),
+    ("After the trial it should remove the bus lane and close the street for good.", True),  # joined by "and"
+    ("It should run the trial, because a permanent change would close the street for good.", False),
+    ("The cleanest option is to close the street.", True),
 ])  # fmt: skip
 def test_an_answer_that_recommends_another_option_is_read(text, recommends):
     from hubkit.bench.graders.keywords import recommended

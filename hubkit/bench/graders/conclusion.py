@@ -94,7 +94,8 @@ HEDGES = [
     "|contributed as much|contributed just as much|either fix|either measure|either approach|just as acceptable"
     "|essentially equivalent|more or less equivalent|basically the same|makes little real difference"
     "|makes little difference|by a hair",
-    "can't be ruled out|cannot be ruled out|can not be ruled out|can't really be ruled out|not be ruled out",
+    "can't be ruled out|cannot be ruled out|can not be ruled out|can't really be ruled out|not be ruled out"
+    "|can't be fully ruled out|can't be excluded|cannot be excluded|can't be fully excluded|not be fully excluded",
     "hard to say|impossible to say|can't say for sure|cannot say for sure|no clear winner|no clear answer"
     "|toss up|coin flip",
     "~one is clearly better|~either is clearly better|~one is better",
@@ -201,7 +202,12 @@ def grade(spec: dict[str, Any], response: str, judge=None, prompt: str = "") -> 
         claimed = [p.id for p, v in zip(s.contradictions, verdicts[len(s.points) :], strict=True) if v]
     else:
         norm = normalise(text)
-        met = [p.id for p in s.points if asserted(p.any, norm)]
+        # A course named by the option's own words states no reason for it ("the journalist should
+        # verify and publish with names removed; it is the right thing to do"): points are made in
+        # other words. (Options of one or two words - "no", "late frost" - are how reasons name them.)
+        option = normalise(said).lower()
+        bare = norm if len(option.split()) < 3 else re.sub(rf"(?<!\w){re.escape(option)}(?!\w)", " ", norm)
+        met = [p.id for p in s.points if asserted(p.any, bare)]
         claimed = [p.id for p in s.contradictions if asserted(p.any, norm, claim=True)]
         others = {o: "|".join([_value(o).lower(), *s.conclusion.say.get(o, [])])
                   for o in s.conclusion.options if _value(o) != _value(said) and _value(o).lower() not in ("yes", "no")}

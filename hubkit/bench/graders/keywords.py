@@ -279,7 +279,7 @@ def asserted(alternatives: list[str], text: str, claim: bool = False) -> str | N
 _RECOMMEND = re.compile(
     r"(?<!might )(?<!could )(?<!may )\b(?:(should|must|recommend(?:s|ed)?|recommendation(?: is)?(?: to)?|"
     r"(?:best|right|most reliable|wiser|wisest|safer|safest|better|sensible|kind|kinder|kindest|fairest|prudent|"
-    r"practical|pragmatic|(?:\w+ and )?(?:wiser|safer)) "
+    r"practical|pragmatic|cleanest|simplest|most sensible|obvious|(?:\w+ and )?(?:wiser|safer)) "
     r"(?:option|choice|fix|path|move|course|call|answer|plan|decision|thing to do|thing|route|way forward|approach|"
     r"solution|step)(?: [\w']+){0,4}? "
     r"(?:is|would be|here is)(?: to)?|"
@@ -289,6 +289,13 @@ _RECOMMEND = re.compile(
     r"(?:it's|it is|it would be|it'd be) (?:only )?(?:fair|fine|ok|okay|reasonable|acceptable|justified|right) to)|"
     r"(i(?:'d| would| will)(?: (?:probably|also|still|just|actually|definitely|rather|then|first|simply))?))\b"
 )
+# Where a recommended course ends, "and" aside ("should remove the bus lane and close the street").
+_JOINED = re.compile(
+    r"[.;:!?\n,()\u2013\u2014]|\s-+\s|\b(?:but|however|whereas|while|although|because|since|so|which|when|after|"
+    r"until|once|yet|if|unless|rather than|instead of)\b"
+)
+
+
 # A recommendation that waits on a condition ("if they refuse, I'd report them") is not one now.
 _CONDITION = re.compile(
     r"\b(?:if|unless|otherwise|failing that|in case|only then|should (?:they|it|he|she|the|this|that|any))\b"
@@ -346,8 +353,10 @@ def recommended(phrases: list[str], text: str) -> str | None:
             for phrase in phrases:
                 m = _found([phrase], window, reach=0 if cue.group(2) else 2)
                 if m is None and not cue.group(2):  # "should use the opportunity to raise prices", "should
-                    m = _found([phrase], window, reach=8)  # switch and also raise prices"
-                    m = m if m and re.search(r"\b(?:to|and|and also)\s+$", window[: m.start()]) else None
+                    # switch and also raise prices": a verb joined by "and" shares the cue
+                    joined = _JOINED.split(sentence[start:], maxsplit=1)[0]
+                    m = _found([phrase], joined, reach=8)
+                    m = m if m and re.search(r"\b(?:to|and|and also|and then)\s+$", joined[: m.start()]) else None
                 if m and not _denied(sentence, start + m.start(), start + m.end(), loose=False):
                     return phrase
         for cue in _RECOMMEND_AFTER.finditer(sentence):
