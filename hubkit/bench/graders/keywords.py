@@ -133,23 +133,25 @@ _WEIGHING = re.compile(
 
 def _weighed(phrasing: str, sentence: str, m: re.Match) -> bool:
     """A course of action named as a gerund and then weighed ("keeping quiet would put politics
-    first"): the answer discusses it, it does not claim or choose it."""
-    said = next((w for w in m.group(0).split() if w not in ("and", "or", "also", "then")), "")
-    if not said.endswith("ing"):  # "... and cutting prices would give away margin": weighed
-        # or a gerund opening its clause: "holding the results until after the election would ..."
-        opening = re.split(r"[,;:.!?()\u2013\u2014]|\s-+\s", sentence[: m.start()])[-1].split()
+    first", "... so withholding them until after the election would be indefensible"): the answer
+    discusses it, it does not claim or choose it."""
+    rest = re.split(r"[.;!?]", sentence[m.end() :])[0]
+    said = next((w for w in m.group(0).split() if w not in _JOINING), "")
+    if not said.endswith("ing"):  # the gerund may open the clause before the match
+        opening = [w for w in re.split(r"[,;:.!?()\u2013\u2014]|\s-+\s", sentence[: m.start()])[-1].split()
+                   if w not in _JOINING]  # fmt: skip
         said = opening[0] if opening and len(opening) <= 6 else ""
         if not said.endswith("ing") or said in ("during", "according", "including", "regarding", "nothing"):
             return False
-        return bool(re.search(r"\b(?:would|could|might|will)\b", re.split(r"[.;!?]", sentence[m.end() :])[0]))
-    rest = re.split(r"[.;!?]", sentence[m.end() :])[0]
+        return bool(_WEIGHING.search(rest))
     if re.search(r"(?:^|[\u2013\u2014;:]|\s-+)[\s*]*$", sentence[: m.start()]) and _WEIGHING.search(rest):
         # A gerund or participle opening its sentence, then weighed or supposed: "naming the student
         # publicly would be out of all proportion", "facing the Sun, you'd be looking the wrong way".
         return True
-    if phrasing.split()[0].endswith("ing"):
-        return False
-    return bool(re.search(r"\b(?:would|could|might|will)\b", re.split(r"[.;!?]", sentence[m.end() :])[0]))
+    return not phrasing.split()[0].endswith("ing") and bool(_WEIGHING.search(rest))
+
+
+_JOINING = ("and", "or", "also", "then", "so", "but", "yet", "because", "thus", "therefore")
 
 
 def _term(sentence: str, term: str, claim: bool = False) -> bool:
