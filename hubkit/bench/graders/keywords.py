@@ -239,9 +239,10 @@ def _fragment(sentence: str) -> bool:
 
 
 def stated(text: str) -> bool:
-    """Whether normalised `text` states anything: a sentence of more than five words, or one with a
-    verb ("Espresso machine broken. Busy Saturday. Technician at noon." names things, it explains
-    nothing)."""
+    """Whether normalised `text` states anything: a sentence in prose (a word such as "the", "is",
+    "because") of more than five words or with a verb, or a causal chain ("bearing -> pump stops").
+    Notes state nothing: "Espresso machine broken. Busy Saturday. Technician at noon.", "bridge
+    closed Feb; bus rerouted; 20 -> 50 min; attendance down"."""
     return any(_LINK.search(s) or ((len(s.split()) > 5 or _VERB.search(s) or _IRREGULAR.search(s))
                                    and _FUNCTION.search(re.sub(r"\b[ap]\.m\.", "", s)))  # "8 a.m." is no article
                for s in sentences(text))  # fmt: skip
@@ -301,7 +302,7 @@ _JOINED = re.compile(
 # A recommendation that waits on a condition ("if they refuse, I'd report them") is not one now.
 _CONDITION = re.compile(
     r"\b(?:if|unless|otherwise|failing that|in case|only then|should (?:they|it|he|she|the|this|that|any))\b"
-    r"|^\W*(?:had|were) (?:the|a|an|its|their|it|they|he|she|we|i|this|that|there)\b"  # "had the tests passed, I'd ..."
+    r"|" + _COUNTERFACTUAL.pattern  # "had the tests passed, I'd sign off"
 )
 
 
