@@ -1,11 +1,12 @@
 """Sums an explanation writes out ("0.6 x 50 = 20", "12 + 8 + 10 = 30 million"), checked.
 
-A sum is numbers joined by + - x / (or their unicode signs; a number may carry a currency sign, a %, a scale word
-such as "million" or "k", and a bracketed label: "12 (fuel) + 8 (freeze)"), then `=` (or its
-approximate sign, "equals", "comes to") and the stated result. It is wrong when no reading of it gives that result
-to the precision stated: a % read as a share (60% x 50 = 30) or as a number (20% + 10% = 30%),
-scale words applied or not (12m + 8m = 20m). An approximate sign, "about" or "roughly" allows 5 %.
-Evaluated with `ast` on numbers and the four operators only: nothing an answer writes runs.
+A sum is numbers joined by + - x / (or their unicode signs; a number may carry a currency sign,
+a %, a scale word such as "million" or "k", and a bracketed label: "12 (fuel) + 8 (freeze)"), then
+`=` (or its approximate sign, "equals", "comes to") and the stated result. It is wrong when no
+reading of it gives that result to the precision stated: a % read as a share (60% x 50 = 30) or
+as a number (20% + 10% = 30%), scale words applied or not (12m + 8m = 20m). An approximate sign,
+"about" or "roughly" allows 5 %. Evaluated with `ast` on numbers and the four operators only:
+nothing an answer writes runs.
 """
 
 from __future__ import annotations
@@ -16,14 +17,17 @@ import operator
 import re
 
 _SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
-_NUMBER = r"[$£€]?\s?\d+(?:\.\d+)?\s?%?(?:\s?(?:k|m|mn|bn|thousand|million|billion)\b)?(?:\s?\([^()\n]{0,40}\))?"
+_SCALES = "|".join(_SCALE)
+# A term: its number, its %, its scale word (groups 1-3 of _TERM); _SUM repeats it without groups.
+_TERM_PATTERN = r"[$£€]?\s?{0}\d+(?:\.\d+)?)\s?{0}%?)(?:\s?{0}" + _SCALES + r")\b)?(?:\s?\([^()\n]{{0,40}}\))?"
+_TERM = re.compile(_TERM_PATTERN.format("("))
+_NUMBER = _TERM_PATTERN.format("(?:")
 _OP = r"\s*[-+*/x\u00d7\u00f7\u2212\u2013\u00b7]\s*"
 _SUM = re.compile(
     rf"(?<![\w.,]){_NUMBER}(?:{_OP}{_NUMBER})+\s*"
     r"(=|\u2248|~=|equals|comes to|works out (?:to|at)|gives)\s*(about |roughly |approximately |around |~\s?)?"
-    r"[$£€]?\s?(\d+(?:\.\d+)?)(?![\d.]\d)\s?(%?)\s?(k|m|mn|bn|thousand|million|billion)?(?!\w)"
+    rf"[$£€]?\s?(\d+(?:\.\d+)?)(?![\d.]\d)\s?(%?)\s?({_SCALES})?(?!\w)"
 )
-_TERM = re.compile(r"[$£€]?\s?(\d+(?:\.\d+)?)\s?(%?)(?:\s?(k|m|mn|bn|thousand|million|billion)\b)?(?:\s?\([^()\n]*\))?")
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 
 
@@ -60,10 +64,11 @@ def wrong_sum(text: str) -> str | None:
         approx = bool(m.group(2)) or m.group(1) in ("\u2248", "~=")
         decimals = len(m.group(3).partition(".")[2])
         targets = {stated, stated * _SCALE.get(m.group(5) or "", 1), stated / (100 if m.group(4) else 1)}
+        readings = _readings(expr)
         # Rounding to the digits stated (in the target's own scale), plus 1 %; 5 % when approximate.
         ok = any(abs(v - t) <= (0.05 * abs(t) if approx else 0.5 * 10**-decimals * (t / stated if stated else 1)
                                 + 0.01 * abs(t))
-                 for v in _readings(expr) for t in targets)  # fmt: skip
-        if not ok and _readings(expr):
+                 for v in readings for t in targets)  # fmt: skip
+        if readings and not ok:
             return m.group(0).strip()
     return None

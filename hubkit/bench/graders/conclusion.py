@@ -194,6 +194,7 @@ def grade(spec: dict[str, Any], response: str, judge=None, prompt: str = "") -> 
     if _value(said) != _value(s.conclusion.answer):
         return Verdict(False, who, f"conclusion: {said!r}, expected {s.conclusion.answer!r}")
     text = explanation(s, visible)
+    norm = normalise(text)
     if judge is not None:
         if not prompt.strip():
             raise ValueError("a judge grades an answer against its task: pass the case's prompt")
@@ -201,7 +202,6 @@ def grade(spec: dict[str, Any], response: str, judge=None, prompt: str = "") -> 
         met = [p.id for p, v in zip(s.points, verdicts, strict=False) if v]
         claimed = [p.id for p, v in zip(s.contradictions, verdicts[len(s.points) :], strict=True) if v]
     else:
-        norm = normalise(text)
         # A course named by the option's own words states no reason for it ("the journalist should
         # verify and publish with names removed; it is the right thing to do"): points are made in
         # other words. (Options of one or two words - "no", "late frost" - are how reasons name them.)
@@ -222,7 +222,7 @@ def grade(spec: dict[str, Any], response: str, judge=None, prompt: str = "") -> 
             claimed.append(f"no explanation ({words} words in sentences)")
         elif not stated(norm):
             claimed.append("no explanation (short verbless sentences)")
-    if bad := wrong_sum(normalise(text)):  # a fact a program can check, judge or not
+    if bad := wrong_sum(norm):  # a fact a program can check, judge or not
         claimed.append(f"wrong sum: {bad}")
     need = s.need or len(s.points)
     missing = [p.id for p in s.points if p.id not in met]
