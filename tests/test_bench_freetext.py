@@ -239,6 +239,14 @@ TRICKS = [
      False),  # the option's own words are no reason for it
     ("cau-05", "The April frost damaged most blossoms, but the fertilizer switch can't be fully excluded.\n"
                "Main cause: late frost", False),
+    ("scen-10", "Plan A = disclose + filters + corrosion control + phased replacement. Most complete option.\n"
+                "Decision: Plan A", False),  # "Plan A" is no article: notes
+    ("eth-02", "Both answers are defensible: covering for them would be an equally reasonable choice. I lean towards "
+               "honesty and would talk to my friend.\nDecision: refuse to lie", False),
+    ("eth-02", "I won't lie to worried parents who ask me directly. I'd talk to my friend first and help them tell "
+               "their parents the truth.\nDecision: refuse to lie", True),
+    ("cau-05", "The April frost damaged most of the blossom before it could be pollinated, which is why the crop "
+               "fell. Rows on the old fertilizer lost just as much.\nMain cause: late frost", True),
 ]  # fmt: skip
 
 
@@ -264,12 +272,18 @@ def test_unicode_formulas_and_british_spelling_are_read():
     ("The pump never stopped.", False),
     ("It is not true that the pump stopped.", False),
     ("Pump, stopped, tank, drained.", False),  # a keyword list asserts nothing
+    ("A tank leak doesn't make the pump stopping acceptable.", True),  # a weighing verb leaves it named
+    ("A tank leak doesn't make the pump stop.", False),
 ])  # fmt: skip
 def test_keywords_read_negation_in_both_directions(text, met):
     assert (asserted(["pump & stop"], normalise(text)) is not None) is met
 
 
 @pytest.mark.parametrize(("text", "denied"), [
+    ("Not because the tank sprang a leak: the pump stopped.", True),  # "not because" denies its clause
+    ("The pump stopped because of a leak.", False),
+    ("| Tank leak | tank found intact | \u2717 |", True),  # a table row marked with a cross
+    ("| Tank leak | water on the floor | \u2713 |", False),
     ("A leak was ruled out.", True),
     ("The fertilizer switch can be ruled out.", True),
     ("It was not the fertilizer.", True),
@@ -434,6 +448,15 @@ def test_a_list_of_keywords_states_nothing(text, is_list):
     ("The tree cut the line, with the burst main adding to it.", True),
     ("The outage came from the tree, not the water main.", False),
     ("Water main repairs came from the city budget.", False),  # a source blames what follows it
+    ("So the tree and the water main acted together.", True),  # causes said to act together
+    ("The outage came from a combination of the storm and the burst main.", True),
+    ("It was not a combination of the storm and the burst main: the main played no part.", False),
+    ("It might look like a combination of the storm and the burst main.", False),  # only entertained
+    ("The suspected water main also played a part.", True),  # "the suspected" names it, supposes nothing
+    ("The water main was suspected at first, but it played no part.", False),
+    ("The new CEO was a second significant driver of the miss.", True),  # up to two words before "driver"
+    ("The tree cut the line, and that is the real cause.", False),  # "that" points back to the tree
+    ("Water main failure is what cut power, and that is the real cause.", True),
 ])  # fmt: skip
 def test_an_answer_that_blames_another_option_is_read(text, blames):
     from hubkit.bench.graders.keywords import blamed
@@ -460,6 +483,8 @@ def test_an_answer_that_blames_another_option_is_read(text, blames):
     ("After the trial it should remove the bus lane and close the street for good.", True),  # joined by "and"
     ("It should run the trial, because a permanent change would close the street for good.", False),
     ("The cleanest option is to close the street.", True),
+    ("Closing the street is the kinder choice.", True),
+    ("Closing the street is the kinder choice only if the buses are rerouted.", False),
 ])  # fmt: skip
 def test_an_answer_that_recommends_another_option_is_read(text, recommends):
     from hubkit.bench.graders.keywords import recommended
@@ -504,6 +529,13 @@ def test_a_claim_only_supposed_is_not_made():
     ("1/3 \u2248 33%", False),
     ("0.6 \u00d7 50 \u2248 31", False),  # approximately: 5 %
     ("the trip took 50 minutes instead of 20", False),  # no sum written out
+    ("grants cover a third of the 90 million \u2013 about 45 million", True),  # a share of an amount
+    ("grants cover a third of the 90 million, i.e. 30 million", False),
+    ("grants cover a third of the 90 million, leaving 30 million", True),  # what it leaves
+    ("grants cover two thirds of the 90 million, leaving just 30 million", False),
+    ("30% of 10% = 3%", False),
+    ("20% of 50 is 12", True),
+    ("a third of 60% - about 20", False),  # a share of a % that this reading cannot check
 ])  # fmt: skip
 def test_a_sum_written_out_is_checked(text, wrong):
     from hubkit.bench.graders.arithmetic import wrong_sum

@@ -28,6 +28,17 @@ _SUM = re.compile(
     r"(=|\u2248|~=|equals|comes to|works out (?:to|at)|gives)\s*(about |roughly |approximately |around |~\s?)?"
     rf"[$£€]?\s?(\d+(?:\.\d+)?)(?![\d.]\d)\s?(%?)\s?({_SCALES})?(?!\w)"
 )
+# A share of an amount and what it comes to or leaves: "a third of the 90 million - about 45
+# million", "30% of 10% = 3%", "grants cover a third of the 90 million, leaving 30 million".
+_FRACTIONS = {"half": 1 / 2, "a half": 1 / 2, "one half": 1 / 2, "a third": 1 / 3, "one third": 1 / 3,
+              "two thirds": 2 / 3, "a quarter": 1 / 4, "one quarter": 1 / 4, "three quarters": 3 / 4,
+              "a fifth": 1 / 5, "one fifth": 1 / 5, "a tenth": 1 / 10, "one tenth": 1 / 10}
+_AMOUNT = rf"[$£€]?\s?(\d+(?:\.\d+)?)\s?(%?)\s?({_SCALES})?(?!\w)"
+_SHARE = re.compile(
+    rf"(?<![\w.])({'|'.join(_FRACTIONS)}|\d+(?:\.\d+)?%) of (?:the |its |their |a |an )?{_AMOUNT}"
+    r"(?: [a-z]+){0,2}?\s*(=|\u2248|[-\u2013\u2014:(]|is|comes to|equals|i\.e\.,?|,? (?:so |which )?leav(?:es|ing))"
+    rf"\s*(about |roughly |approximately |around |~\s?|just |only )?{_AMOUNT}"
+)
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 
 
@@ -56,8 +67,29 @@ def _readings(expr: str) -> set[float]:
     return out
 
 
+def _near(value: float, stated: float, decimals: int, approx: bool) -> bool:
+    """Whether `value` rounds to `stated` as written (to its digits, plus 1 %; 5 % when approximate)."""
+    return abs(value - stated) <= (0.05 * abs(stated) if approx else 0.5 * 10**-decimals + 0.01 * abs(stated))
+
+
+def _wrong_share(m: re.Match) -> bool:
+    share, number, pct, scale, link, approx, result, rpct, rscale = m.groups()
+    whole = float(number) * _SCALE.get(scale or "", 1)
+    part = whole * (_FRACTIONS[share] if share in _FRACTIONS else float(share[:-1]) / 100)
+    stated = float(result) * _SCALE.get(rscale or scale or "", 1)
+    if "leav" in link:
+        part = whole - part
+    if bool(pct) != bool(rpct):
+        return False  # "a third of 60% - about 20 points": units this reading does not carry
+    rough = bool(approx) and approx.strip() not in ("just", "only")
+    return not _near(part, stated, len(result.partition(".")[2]), rough)
+
+
 def wrong_sum(text: str) -> str | None:
     """The first sum written out in (normalised) `text` whose stated result is wrong, or None."""
+    for m in _SHARE.finditer(text):
+        if _wrong_share(m):
+            return m.group(0).strip()
     for m in _SUM.finditer(text):
         expr = text[m.start() : m.start(1)].rstrip()
         stated = float(m.group(3))

@@ -93,7 +93,9 @@ HEDGES = [
     "|both plans together|both options together|just as fair"
     "|contributed as much|contributed just as much|either fix|either measure|either approach|just as acceptable"
     "|essentially equivalent|more or less equivalent|basically the same|makes little real difference"
-    "|makes little difference|by a hair",
+    "|makes little difference|by a hair|would both|both would|both deliver|both achieve|equally reasonable"
+    "|equally acceptable|equally sensible|equally legitimate|neither is really better|neither is better"
+    "|neither option is better|both answers are|both choices are|both options are defensible|both are legitimate",
     "can't be ruled out|cannot be ruled out|can not be ruled out|can't really be ruled out|not be ruled out"
     "|can't be fully ruled out|can't be excluded|cannot be excluded|can't be fully excluded|not be fully excluded",
     "hard to say|impossible to say|can't say for sure|cannot say for sure|no clear winner|no clear answer"

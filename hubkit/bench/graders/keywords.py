@@ -60,7 +60,8 @@ _SCOPE_END = re.compile(
 # still names the bias; "poverty does not excuse plagiarism" still names the plagiarism.
 _NOT_DENYING = re.compile(
     r"(?:\w*n't|not|cannot|never)\s+(?:justify|justifies|excuse|excuses|outweigh|outweighs|override|overrides|"
-    r"trump|trumps|beat|beats|change|changes|erase|erases|undo|undoes|cancel|cancels|make up for|mean|means)\b"
+    r"trump|trumps|beat|beats|change|changes|erase|erases|undo|undoes|cancel|cancels|make up for|mean|means|"
+    r"makes? (?=(?:[\w']+ ){1,4}(?:acceptable|ok|okay|right|fine|legitimate|honest)\b))\b"
 )
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 # A bare list of keywords ("Pump, bearing, overheated, tank, drained."): four or more items of at
@@ -105,10 +106,22 @@ def _phrase(phrase: str) -> re.Pattern:
 _COUNTERFACTUAL = re.compile(r"^\W*(?:had|were) (?:the|a|an|its|their|it|they|he|she|we|i|this|that|there)\b")
 
 
+# A reason denied as a whole ("not because Earth moves closer to the Sun"; "it isn't due to the
+# euro"): the denial reaches past "because" to the end of the clause.
+_NOT_BECAUSE = re.compile(
+    r"(?:\bnot|n't)\s+(?:simply |just |merely |only )?(?:because|due to)\b[^.;:!?\n\u2013\u2014]*$"
+)
+# A table row marked with a cross ("| fewer visitors | visitors unchanged | \u2717 |") rejects what it names.
+_CROSSED_ROW = re.compile(r"^\s*\|.*(?:\u2717|\u2718|\u274c|\|\s*(?:no|x)\s*\|)")
+
+
 def _denied(sentence: str, start: int, end: int, loose: bool, counterfactual: bool = True) -> bool:
     """Whether the mention at sentence[start:end] is denied in its clause (or, with `counterfactual`,
-    only supposed by one: "had the ranking slipped, ...")."""
-    before = _NOT_DENYING.sub(" ", _SCOPE_END.split(sentence[:start])[-1])
+    only supposed by one: "had the ranking slipped, ..."), or in a table row marked with a cross."""
+    if _CROSSED_ROW.match(sentence) or _NOT_BECAUSE.search(sentence[:start]):
+        return True
+    masked = _NOT_DENYING.sub(lambda m: " " * len(m.group(0)), sentence)  # offsets kept
+    before = _SCOPE_END.split(masked[:start])[-1]
     after = _CLAUSE_END.split(sentence[end:], maxsplit=1)[0]
     cues = [m.group(0) for m in _BEFORE.finditer(before)]
     if cues == ["without"] and re.match(r"\W*without\b", sentence) and re.search(r"\bwould\b", sentence[end:]):
@@ -242,9 +255,9 @@ def stated(text: str) -> bool:
     """Whether normalised `text` states anything: a sentence in prose (a word such as "the", "is",
     "because") of more than five words or with a verb, or a causal chain ("bearing -> pump stops").
     Notes state nothing: "Espresso machine broken. Busy Saturday. Technician at noon.", "bridge
-    closed Feb; bus rerouted; 20 -> 50 min; attendance down"."""
+    closed Feb; bus rerouted; 20 -> 50 min; attendance down". ("8 a.m." and "Plan A" hold no article.)"""
     return any(_LINK.search(s) or ((len(s.split()) > 5 or _VERB.search(s) or _IRREGULAR.search(s))
-                                   and _FUNCTION.search(re.sub(r"\b[ap]\.m\.", "", s)))  # "8 a.m." is no article
+                                   and _FUNCTION.search(re.sub(r"\b[ap]\.m\.|\b(?:plan|option) [a-e]\b", "", s)))
                for s in sentences(text))  # fmt: skip
 
 
@@ -311,7 +324,8 @@ _CONDITION = re.compile(
 _RECOMMEND_AFTER = re.compile(
     r"\b(?:is|seems|seems like|would be|remains)(?: clearly| obviously| surely| simply| certainly| still)? "
     r"(?:the |a |by far the )?(?:\w+ and )?(?:most |only |more )?"
-    r"(?:sensible|wiser?|wisest|best|better|right|safest|safer|smart|smartest|responsible|prudent|reasonable|kindest) "
+    r"(?:sensible|wiser?|wisest|best|better|right|safest|safer|smart|smartest|responsible|prudent|reasonable|kindest|"
+    r"kinder|fairer|fairest|more humane|more compassionate|more ethical|ethical|humane|compassionate) "
     r"(?:course|option|choice|path|move|call|bet|plan|way|approach|answer|thing to do|outcome|solution|"
     r"use of (?:the )?(?:money|funds|cash|resources))\b"
     r"|\bmakes? (?:the most |more |good |the best )?sense\b"
@@ -379,8 +393,9 @@ def recommended(phrases: list[str], text: str) -> str | None:
 # the quarter", "the fertilizer is the main driver", "the flu, and the CEO too".
 _BLAME = re.compile(
     r"\b(?:contribut\w*|to blame|responsible for|played a (?:\w+ )?(?:part|role)|plays a (?:\w+ )?(?:part|role)|"
-    r"(?:a|another|one) (?:\w+ )?(?:factor|cause|culprit|driver)|(?:main|real|key|bigger|biggest|true|root|primary) "
-    r"(?:driver|cause|culprit|reason|starting point|trigger)|weigh(?:s|ed)? on|worsen\w*|"
+    r"(?:a|another|one) (?:\w+ ){0,2}(?:factor|cause|culprit|driver)|"
+    r"(?:main|real|key|bigger|biggest|true|root|primary) (?:driver|cause|culprit|reason|starting point|trigger|factor)|"
+    r"weigh(?:s|ed)? on|worsen\w*|"
     r"made (?:things|it|matters|this) worse|compound\w*|added to|adds to|adding to|sped (?:up|the)|speeds? up|"
     r"helped (?:to )?(?:trigger|cause|drive|bring)|partly|partially|(?:which|that|this) is why|caused|led to|"
     r"triggered|set off|came from|comes? from|due to|"
@@ -391,8 +406,8 @@ _BLAME = re.compile(
 # A clause that only entertains a cause ("it's tempting to blame the rival", "a leak was suspected
 # at first", "one might think the flu contributed") does not blame it.
 _SUPPOSED = re.compile(
-    r"\b(?:tempting|might|may|could|would|if|whether|suspect\w*|at first|initially|seem\w*|appear\w*|looks? like|"
-    r"argue\w*|claim\w*|think|thought|assume\w*|wonder\w*)\b"
+    r"\b(?:tempting|might|may|could|would|if|whether|(?<!the )(?<!a )suspect\w*|at first|initially|seem\w*|appear\w*|"
+    r"looks? like|argue\w*|claim\w*|think|thought|assume\w*|wonder\w*)\b"
 )
 
 
@@ -403,6 +418,12 @@ _CLEARED = re.compile(
 
 
 _ARROW = re.compile(r"\s*(?:->|\u2192|=>)\s*")  # the links of a stated chain
+# Causes said to act together: every one named in the sentence is blamed ("the leak and the pump
+# failure acted together", "the combination of the longer commute and the flu explains it").
+_TOGETHER = re.compile(
+    r"\b(?:combination of|combined to|jointly|(?:acted|act|acting|worked|work|working) together|"
+    r"in combination|in tandem|together (?:caused|drained|produced|led|explain\w*|brought))\b"
+)
 
 
 def blamed(phrases: list[str], text: str) -> str | None:
@@ -418,7 +439,8 @@ def blamed(phrases: list[str], text: str) -> str | None:
             if not cue or _BEFORE.search(clause[: cue.start()]) or _SUPPOSED.search(clause) or _CLEARED.search(clause):
                 continue
             # "the hardware was failing, which made things worse"; "the leak, and the pump both played a part"
-            if i and (clause.startswith("which") or (clause.startswith("and ") and re.search(r"\bboth\b", clause))):
+            if i and (clause.startswith("which") or (clause.startswith("and ") and re.search(r"\bboth\b", clause))
+                      or re.match(r"(?:and )?(?:that|this)(?:'s| is| was)\b", clause)):
                 a = spans[i - 1][0]
             # A source blames what follows it ("the drop came from the flu"), not what precedes it ("flu
             # reports came from a neighbouring district").
@@ -429,6 +451,13 @@ def blamed(phrases: list[str], text: str) -> str | None:
                 if m and source and a + m.start() < at:
                     continue
                 if m and not _denied(sentence, a + m.start(), a + m.end(), loose=False):
+                    return phrase
+        cue = _TOGETHER.search(sentence)
+        lead = _SCOPE_END.split(sentence[: cue.start()])[-1] if cue else ""
+        if cue and not (_SUPPOSED.search(lead) or _BEFORE.search(lead)):
+            for phrase in phrases:
+                m = _found([phrase], sentence)
+                if m and not _denied(sentence, m.start(), m.end(), loose=False):
                     return phrase
         links = _ARROW.split(sentence)
         # a chain it states: "burst main -> flooded equipment -> breaker trip" (not "70 year old -> 90%")
