@@ -247,6 +247,16 @@ TRICKS = [
                "their parents the truth.\nDecision: refuse to lie", True),
     ("cau-05", "The April frost damaged most of the blossom before it could be pollinated, which is why the crop "
                "fell. Rows on the old fertilizer lost just as much.\nMain cause: late frost", True),
+    # A row of keywords with arrows is no causal chain; a chain whose steps say what happened is one.
+    ("sci-08", "Mutation \u2192 antibiotic \u2192 survivors \u2192 plasmids \u2192 resistant population.\n"
+               "Main process: selection of resistant mutants", False),
+    ("sci-01", "Photosynthesis \u2192 sunlight, water, CO\u2082 \u2192 glucose + oxygen.\nGas released: oxygen", False),
+    ("cau-01", "Bearing overheated \u2192 pump stopped \u2192 nothing refilled the tank \u2192 tank drained.\n"
+               "Main cause: pump failure", True),
+    ("scen-05", "Plan B sends the 30% minor cases to a walk-in clinic and moves two day doctors to the 22:00 peak, "
+                "but Plans A and B would both deliver shorter waits.\nDecision: Plan B", False),
+    ("scen-05", "Plan B sends the 30% minor cases to a walk-in clinic and moves two day doctors to the 22:00 peak. "
+                "Plans A and C would both leave the evening understaffed.\nDecision: Plan B", True),
 ]  # fmt: skip
 
 
@@ -457,6 +467,8 @@ def test_a_list_of_keywords_states_nothing(text, is_list):
     ("The new CEO was a second significant driver of the miss.", True),  # up to two words before "driver"
     ("The tree cut the line, and that is the real cause.", False),  # "that" points back to the tree
     ("Water main failure is what cut power, and that is the real cause.", True),
+    ("The outage came from both the storm and the water main.", True),  # "and" after "both" shares the cue
+    ("Both lines came down in the storm, and the water main was unrelated.", False),
 ])  # fmt: skip
 def test_an_answer_that_blames_another_option_is_read(text, blames):
     from hubkit.bench.graders.keywords import blamed

@@ -83,7 +83,8 @@ MIN_WORDS = 6  # an explanation of fewer words (in sentences; arrows and signs a
 HEDGES = [
     "either outcome|either answer|either option|either choice|either plan & possible|defensible|valid|reasonable|fine",
     "both are defensible|both are valid|both are reasonable|both options are|both plans are|matter equally"
-    "|equally important|equally likely|equally valid|equally defensible|equally responsible|equally good"
+    "|equally important|equally likely|equally valid|equally defensible|equally responsible|equally good choice"
+    "|equally good option|equally good plan|are equally good|is equally good|equally good way"
     "|roughly equally|about equally|in equal measure|equally to blame|share the blame|shares the blame"
     "|share responsibility|shared responsibility|both to blame|both share",
     "just as responsible|just as good|just as valid|just as defensible|just as reasonable|just as likely|just as safe"
@@ -93,7 +94,8 @@ HEDGES = [
     "|both plans together|both options together|just as fair"
     "|contributed as much|contributed just as much|either fix|either measure|either approach|just as acceptable"
     "|essentially equivalent|more or less equivalent|basically the same|makes little real difference"
-    "|makes little difference|by a hair|would both|both would|both deliver|both achieve|equally reasonable"
+    "|makes little difference|by a hair|would both deliver|would both work|would both achieve|would both succeed"
+    "|both would work|both would deliver|both deliver|both achieve|equally reasonable"
     "|equally acceptable|equally sensible|equally legitimate|neither is really better|neither is better"
     "|neither option is better|both answers are|both choices are|both options are defensible|both are legitimate",
     "can't be ruled out|cannot be ruled out|can not be ruled out|can't really be ruled out|not be ruled out"

@@ -256,13 +256,21 @@ def stated(text: str) -> bool:
     "because") of more than five words or with a verb, or a causal chain ("bearing -> pump stops").
     Notes state nothing: "Espresso machine broken. Busy Saturday. Technician at noon.", "bridge
     closed Feb; bus rerouted; 20 -> 50 min; attendance down". ("8 a.m." and "Plan A" hold no article.)"""
-    return any(_LINK.search(s) or ((len(s.split()) > 5 or _VERB.search(s) or _IRREGULAR.search(s))
+    return any(_chain(s) or ((len(s.split()) > 5 or _VERB.search(s) or _IRREGULAR.search(s))
                                    and _FUNCTION.search(re.sub(r"\b[ap]\.m\.|\b(?:plan|option) [a-e]\b", "", s)))
                for s in sentences(text))  # fmt: skip
 
 
 # A causal chain's link ("bearing -> pump stops"), not "20 -> 50".
 _LINK = re.compile(r"[a-z]\s*(?:->|\u2192|=>)\s*[a-z]")
+
+
+def _chain(sentence: str) -> bool:
+    """A causal chain that states its links ("bridge shut -> long detour -> fewer pupils"): steps of
+    two words on average, not a row of keywords ("mutation -> antibiotic -> survivors -> plasmids",
+    "photosynthesis -> sunlight, water, CO2 -> glucose + oxygen")."""
+    steps = [x for x in re.split(r"\s*(?:->|\u2192|=>|[,+])\s*", re.sub(r"^[^:]{0,30}:\s*", "", sentence)) if x.strip()]
+    return bool(_LINK.search(sentence)) and sum(len(x.split()) for x in steps) >= 2 * len(steps)
 _IRREGULAR = re.compile(
     r"\b(?:given|found|done|seen|known|shown|taken|broken|gone|left|lost|held|built|brought|caught|thought|told|"
     r"sent|spent|won|run|put|set|cut|hit|split|spread|drawn|grown|thrown|driven|risen|fallen|gives|get|gets|got)\b"
@@ -442,6 +450,10 @@ def blamed(phrases: list[str], text: str) -> str | None:
             if i and (clause.startswith("which") or (clause.startswith("and ") and re.search(r"\bboth\b", clause))
                       or re.match(r"(?:and )?(?:that|this)(?:'s| is| was)\b", clause)):
                 a = spans[i - 1][0]
+            # "the miss came from both the strike and the competitor": the clause after "both" shares the cue
+            if i + 1 < len(spans) and re.search(r"\bboth\b", clause[cue.end() :]) and re.match(
+                    r"\W*and ", sentence[spans[i + 1][0] : spans[i + 1][1]]):
+                b = spans[i + 1][1]
             # A source blames what follows it ("the drop came from the flu"), not what precedes it ("flu
             # reports came from a neighbouring district").
             source = re.match(r"c[ao]mes? from|due to", cue.group(0))
