@@ -257,6 +257,12 @@ TRICKS = [
                 "but Plans A and B would both deliver shorter waits.\nDecision: Plan B", False),
     ("scen-05", "Plan B sends the 30% minor cases to a walk-in clinic and moves two day doctors to the 22:00 peak. "
                 "Plans A and C would both leave the evening understaffed.\nDecision: Plan B", True),
+    ("cau-03", "The bridge closed and the bus trip grew from twenty to fifty minutes, and a flu season hit the area. "
+               "Each probably accounts for roughly half of the drop.\nMain cause: bridge closure", False),
+    ("eth-01", "Returning it or leaving it where it is are two equally sound options; ethically they come out the "
+               "same.\nDecision: return it with the cash", False),
+    ("cau-07", "With the valve open the basin would have taken the excess, but clearing the leaves from the drain "
+               "would have been just as important.\nVerdict: no", False),
 ]  # fmt: skip
 
 
@@ -497,6 +503,7 @@ def test_an_answer_that_blames_another_option_is_read(text, blames):
     ("The cleanest option is to close the street.", True),
     ("Closing the street is the kinder choice.", True),
     ("Closing the street is the kinder choice only if the buses are rerouted.", False),
+    ("The loyal thing here is to close the street.", True),
 ])  # fmt: skip
 def test_an_answer_that_recommends_another_option_is_read(text, recommends):
     from hubkit.bench.graders.keywords import recommended
@@ -522,6 +529,8 @@ def test_a_claim_only_supposed_is_not_made():
     text = normalise("If you faced the Sun you'd be looking the wrong way.")
     assert asserted(["face the sun"], text) is not None
     assert asserted(["face the sun"], text, claim=True) is None
+    assert asserted(["face the sun"], normalise("Face the Sun and you'd be looking the wrong way."), claim=True) is None
+    assert asserted(["face the sun"], normalise("Face the Sun and look up."), claim=True) is not None
     assert asserted(["face the sun"], normalise("You must face the Sun to see it."), claim=True) is not None
 
 

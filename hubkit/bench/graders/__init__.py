@@ -30,7 +30,9 @@ NO_ANSWER = "no-answer"
 # supposed claims and the question restated assert nothing; accents folded; "close" reads "closing".
 # 9: a sum written out wrong fails (graders/arithmetic.py), judge or not; short verbless sentences
 # explain nothing; more recommending words and hedges; more misconceptions per case.
-VERSION = 9
+# 10: causes said to act together are blamed; 'not because X' and crossed table rows deny; a share of an
+# amount is checked; a row of keywords with arrows states nothing; more hedges and misconceptions.
+VERSION = 10
 
 
 def grade_result(spec: dict[str, Any], result, judge=None, prompt: str = "") -> Verdict:

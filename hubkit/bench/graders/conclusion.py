@@ -95,7 +95,9 @@ HEDGES = [
     "|contributed as much|contributed just as much|either fix|either measure|either approach|just as acceptable"
     "|essentially equivalent|more or less equivalent|basically the same|makes little real difference"
     "|makes little difference|by a hair|would both deliver|would both work|would both achieve|would both succeed"
-    "|both would work|both would deliver|both deliver|both achieve|equally reasonable"
+    "|both would work|both would deliver|both deliver|both achieve|equally reasonable|equally sound|come out the same"
+    "|comes out the same|is just as important|are just as important|be just as important|been just as important"
+    "|each accounts for|each account for|each probably accounts for|half each|roughly half of the drop"
     "|equally acceptable|equally sensible|equally legitimate|neither is really better|neither is better"
     "|neither option is better|both answers are|both choices are|both options are defensible|both are legitimate",
     "can't be ruled out|cannot be ruled out|can not be ruled out|can't really be ruled out|not be ruled out"

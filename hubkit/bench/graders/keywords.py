@@ -138,6 +138,10 @@ _SUPPOSING = re.compile(
 )
 
 
+# An order that supposes ("face the Sun and you'd be looking the wrong way"): "X and you would ...".
+_THEN_YOU = re.compile(r"[^.;:!?]*?\band (?:then )?you(?:'d|'ll| would| will| could| might)\b")
+
+
 _WEIGHING = re.compile(
     r"\b(?:would|could|might|\w+'d|means|risks|costs|leaves|exposes)\b|\b(?:is|are|was) (?:unfair|wrong|poor|bad|"
     r"unacceptable|irresponsible|dishonest|reckless|indefensible|a mistake|out of (?:all )?proportion|disproportionate)"
@@ -178,6 +182,7 @@ def _term(sentence: str, term: str, claim: bool = False) -> bool:
             # shrink"); a claim only supposed so is not made.
             denied = _denied(sentence, m.start(), m.end(), loose=mode == "~", counterfactual=claim or mode == "~") or (
                 claim and (bool(_SUPPOSING.search(_SCOPE_END.split(sentence[: m.start()])[-1]))
+                           or bool(re.fullmatch(r"\W*", sentence[: m.start()]) and _THEN_YOU.match(sentence[m.end() :]))
                            or bool(_COUNTERFACTUAL.match(sentence)) or _weighed(phrasing.strip(), sentence, m)))
             if mode == "?" or denied == (mode == "~"):
                 return True
@@ -302,7 +307,8 @@ def asserted(alternatives: list[str], text: str, claim: bool = False) -> str | N
 # "I'd treat the pump stopping as the middle link").
 _RECOMMEND = re.compile(
     r"(?<!might )(?<!could )(?<!may )\b(?:(should|must|recommend(?:s|ed)?|recommendation(?: is)?(?: to)?|"
-    r"(?:best|right|most reliable|wiser|wisest|safer|safest|better|sensible|kind|kinder|kindest|fairest|prudent|"
+    r"(?:best|right|most reliable|wiser|wisest|safer|safest|better|sensible|kind|kinder|kindest|fairest|prudent|loyal|"
+    r"decent|ethical|moral|honest|humane|compassionate|responsible|caring|"
     r"practical|pragmatic|cleanest|simplest|most sensible|obvious|(?:\w+ and )?(?:wiser|safer)) "
     r"(?:option|choice|fix|path|move|course|call|answer|plan|decision|thing to do|thing|route|way forward|approach|"
     r"solution|step)(?: [\w']+){0,4}? "
