@@ -23,6 +23,8 @@ EXPLAINED = "The main pump stopped after its bearing overheated, so nothing refi
     ("**Main cause:** Pump failure.", True),
     ("Main cause: `pump failure`", True),
     ("main cause: pump failure - the bearing overheated", True),  # a reason after the option
+    ("Main cause: pump failure \u2013 the bearing overheated and the pump stopped.", True),  # "and" inside it
+    ("Main cause: pump failure, and the bearing", False),  # "and" after a comma adds a second cause
     ("Main cause: pump failure, not a tank leak", True),  # another option named only to deny it
     ("Main cause: tank leak", False),  # the wrong option, whatever the explanation says
     ("Main cause: pump failure or tank leak", False),  # hedges
@@ -531,6 +533,10 @@ def test_a_claim_only_supposed_is_not_made():
     assert asserted(["face the sun"], text, claim=True) is None
     assert asserted(["face the sun"], normalise("Face the Sun and you'd be looking the wrong way."), claim=True) is None
     assert asserted(["face the sun"], normalise("Face the Sun and look up."), claim=True) is not None
+    supposed = "Had voluntary schemes failed to reach the uptake, the case for compulsion would be stronger."
+    assert asserted(["voluntary schemes fail"], normalise(supposed), claim=True) is None
+    stated = "Voluntary schemes failed to reach the uptake, so the case for compulsion is stronger."
+    assert asserted(["voluntary schemes fail"], normalise(stated), claim=True) is not None
     assert asserted(["face the sun"], normalise("You must face the Sun to see it."), claim=True) is not None
 
 

@@ -144,6 +144,8 @@ def _option(options: list[str], said: str) -> str | None:
             named = "|".join(re.escape(k) for k in keys if k != key)
             kept = re.sub(rf"\b(?:not|no|rather than|instead of)\s+(?:(?:the|a|an)\s+)?(?:{named})\b", "", tail)
             others = re.search(rf"\b(?:{named})\b", kept)  # another option named, and not to deny it
+            if re.match(r"\s*[-\u2013\u2014(]|\s+(?:because|since|as)\b", tail):  # a reason may join its parts
+                kept = re.sub(r"\band\b", " ", kept)  # ("axial tilt - it changes the angle and the day length")
             return None if others or _HEDGE.search(kept) else keys[key]
     return None
 

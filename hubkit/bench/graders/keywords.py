@@ -103,7 +103,10 @@ def _phrase(phrase: str) -> re.Pattern:
 
 
 # A counterfactual ("had the ranking slipped, visitors would have fallen") asserts nothing.
-_COUNTERFACTUAL = re.compile(r"^\W*(?:had|were) (?:the|a|an|its|their|it|they|he|she|we|i|this|that|there)\b")
+_COUNTERFACTUAL = re.compile(
+    r"^\W*(?:had|were) (?:(?:the|a|an|its|their|it|they|he|she|we|i|this|that|there)\b|"
+    r"(?!to\b|no\b|not\b|been\b)[a-z]+ [^,.;:]*,[^.;:]*\bwould\b)"  # "had voluntary schemes failed, ... would"
+)
 
 
 # A reason denied as a whole ("not because Earth moves closer to the Sun"; "it isn't due to the
