@@ -265,6 +265,10 @@ TRICKS = [
                "same.\nDecision: return it with the cash", False),
     ("cau-07", "With the valve open the basin would have taken the excess, but clearing the leaves from the drain "
                "would have been just as important.\nVerdict: no", False),
+    ("eth-06", "There's no clearly right answer: the older patient has better odds, and a coin toss would be an "
+               "equally fair way to decide.\nDecision: give it to the 70-year-old", False),
+    ("scen-03", "The other mill's flour is just as good and only 12% dearer, about 1.2% on a loaf, while raising "
+                "prices lost a fifth of the customers last year.\nDecision: switch to the other mill", True),
 ]  # fmt: skip
 
 
@@ -302,6 +306,7 @@ def test_keywords_read_negation_in_both_directions(text, met):
     ("The pump stopped because of a leak.", False),
     ("| Tank leak | tank found intact | \u2717 |", True),  # a table row marked with a cross
     ("| Tank leak | water on the floor | \u2713 |", False),
+    ("A leak played no real part.", True),
     ("A leak was ruled out.", True),
     ("The fertilizer switch can be ruled out.", True),
     ("It was not the fertilizer.", True),
@@ -526,6 +531,20 @@ def test_say_names_other_options_only():
             Spec.model_validate({**spec, "conclusion": {**spec["conclusion"], "say": say}})
 
 
+def test_a_short_word_matches_its_inflections_only():
+    assert asserted(["fix the pump"], normalise("They fixed the pump.")) is not None
+    assert asserted(["use the card"], normalise("They used the card.")) is not None
+    assert asserted(["just as good an option"], normalise("The flour is just as good and cheaper.")) is None
+
+
+def test_a_negated_weighing_verb_is_denied_and_leaves_its_object_named():
+    """ "doesn't outweigh the risk": the weighing is denied, the risk is still named."""
+    text = normalise("Saving lives doesn't outweigh the ecological risk.")
+    assert asserted(["lives & outweigh & risk"], text, claim=True) is None
+    assert asserted(["lives & outweigh & risk"], normalise("Saving lives outweighs the ecological risk."), claim=True)
+    assert asserted(["ecological risk"], text, claim=True) is not None
+
+
 def test_a_claim_only_supposed_is_not_made():
     """Contradictions must be claimed: "if you faced the Sun" supposes it; a point may still be made so."""
     text = normalise("If you faced the Sun you'd be looking the wrong way.")
@@ -533,6 +552,8 @@ def test_a_claim_only_supposed_is_not_made():
     assert asserted(["face the sun"], text, claim=True) is None
     assert asserted(["face the sun"], normalise("Face the Sun and you'd be looking the wrong way."), claim=True) is None
     assert asserted(["face the sun"], normalise("Face the Sun and look up."), claim=True) is not None
+    might = "Had voluntary schemes fallen short of the uptake, the case for compulsion might look different."
+    assert asserted(["voluntary schemes fall"], normalise(might), claim=True) is None
     supposed = "Had voluntary schemes failed to reach the uptake, the case for compulsion would be stronger."
     assert asserted(["voluntary schemes fail"], normalise(supposed), claim=True) is None
     stated = "Voluntary schemes failed to reach the uptake, so the case for compulsion is stronger."

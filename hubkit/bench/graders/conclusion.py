@@ -87,7 +87,9 @@ HEDGES = [
     "|equally good option|equally good plan|are equally good|is equally good|equally good way"
     "|roughly equally|about equally|in equal measure|equally to blame|share the blame|shares the blame"
     "|share responsibility|shared responsibility|both to blame|both share",
-    "just as responsible|just as good|just as valid|just as defensible|just as reasonable|just as likely|just as safe"
+    "just as responsible|just as good an option|just as good an approach|just as good an idea|just as good a choice"
+    "|just as good a plan|just as good a way|would be just as good|just as good and politically"
+    "|just as valid|just as defensible|just as reasonable|just as likely|just as safe"
     "|just as effective|equally effective|should do both|ideally do both|best to do both|work just as well"
     "|works just as well|do just as well|equally well|either is a|either would|equally worth"
     "|work together equally|fund both|implement both|adopt both|do both together|pursue both|work best together"
@@ -98,6 +100,7 @@ HEDGES = [
     "|both would work|both would deliver|both deliver|both achieve|equally reasonable|equally sound|come out the same"
     "|comes out the same|is just as important|are just as important|be just as important|been just as important"
     "|each accounts for|each account for|each probably accounts for|half each|roughly half of the drop"
+    "|equally fair|no clearly right answer|no right answer|any of these would be|any of them would be"
     "|equally acceptable|equally sensible|equally legitimate|neither is really better|neither is better"
     "|neither option is better|both answers are|both choices are|both options are defensible|both are legitimate",
     "can't be ruled out|cannot be ruled out|can not be ruled out|can't really be ruled out|not be ruled out"

@@ -39,7 +39,8 @@ _DENIED_AFTER = (
     # possession denies only a part in what happened ("the vacuum has no air" still names the vacuum)
     r"(?:(?:had|has|have) no|(?:\w+n't|not) have (?:any|an?)) (?:effect|role|part|bearing|impact|influence|link|"
     r"connection|relevance|relation|hand)\b|"
-    r"played no|plays no|made no|makes no|had nothing|has nothing|no factor|no part|no role|not a factor|"
+    r"played no|plays no|made no|makes no|had nothing|has nothing|no factor|not a factor|"
+    r"no (?:real |significant |major |meaningful |big )?(?:part|role)|"
     r"to be ruled out)"
 )
 _AFTER = re.compile(r"^\W*" + _DENIED_AFTER)
@@ -95,7 +96,8 @@ def _phrase(phrase: str) -> re.Pattern:
         elif len(w) >= 4 and w.isalpha():
             parts.append(e + r"[a-z]*")
         elif w.isalpha():  # fix: fixes, fixed, fixing; cut: cutting; not "no" in "not"
-            parts.append(e + re.escape(w[-1]) + r"?(?:s|es|d|ed|ing|er|ers)?(?![a-z0-9])")
+            d = "|d" if w.endswith("e") else ""  # "use": used; but "an" is not "and"
+            parts.append(e + re.escape(w[-1]) + rf"?(?:s|es{d}|ed|ing|er|ers)?(?![a-z0-9])")
         else:
             parts.append(e + r"(?:s|es)?(?![a-z0-9])")
     start = "" if words[0].startswith("n't") else r"(?<![a-z0-9])"  # "n't differ" in "doesn't differ"
@@ -105,7 +107,7 @@ def _phrase(phrase: str) -> re.Pattern:
 # A counterfactual ("had the ranking slipped, visitors would have fallen") asserts nothing.
 _COUNTERFACTUAL = re.compile(
     r"^\W*(?:had|were) (?:(?:the|a|an|its|their|it|they|he|she|we|i|this|that|there)\b|"
-    r"(?!to\b|no\b|not\b|been\b)[a-z]+ [^,.;:]*,[^.;:]*\bwould\b)"  # "had voluntary schemes failed, ... would"
+    r"(?!to\b|no\b|not\b|been\b)[a-z]+ [^,.;:]*,[^.;:]*\b(?:would|might|could)\b)"  # "had schemes failed, ... would"
 )
 
 
@@ -123,7 +125,11 @@ def _denied(sentence: str, start: int, end: int, loose: bool, counterfactual: bo
     only supposed by one: "had the ranking slipped, ..."), or in a table row marked with a cross."""
     if _CROSSED_ROW.match(sentence) or _NOT_BECAUSE.search(sentence[:start]):
         return True
-    masked = _NOT_DENYING.sub(lambda m: " " * len(m.group(0)), sentence)  # offsets kept
+    # What follows a negated weighing verb stays named; the verb itself ("doesn't outweigh") is denied.
+    masked = sentence
+    for m in _NOT_DENYING.finditer(sentence):
+        if m.end() <= start:
+            masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end() :]  # offsets kept
     before = _SCOPE_END.split(masked[:start])[-1]
     after = _CLAUSE_END.split(sentence[end:], maxsplit=1)[0]
     cues = [m.group(0) for m in _BEFORE.finditer(before)]
