@@ -267,6 +267,10 @@ TRICKS = [
                "would have been just as important.\nVerdict: no", False),
     ("eth-06", "There's no clearly right answer: the older patient has better odds, and a coin toss would be an "
                "equally fair way to decide.\nDecision: give it to the 70-year-old", False),
+    ("cau-01", "The tank drained because the pump failed. The pump failed, and so the tank drained.\n"
+               "Main cause: pump failure", False),  # circular: the option's own words are no mechanism
+    ("scen-03", "Raising prices isn't attractive given that the last 10% rise cost a fifth of the regulars; the other "
+                "mill's 12% adds about 1.2% to a loaf.\nDecision: switch to the other mill", True),  # "given that"
     ("scen-03", "The other mill's flour is just as good and only 12% dearer, about 1.2% on a loaf, while raising "
                 "prices lost a fifth of the customers last year.\nDecision: switch to the other mill", True),
 ]  # fmt: skip
