@@ -267,6 +267,12 @@ TRICKS = [
                "would have been just as important.\nVerdict: no", False),
     ("eth-06", "There's no clearly right answer: the older patient has better odds, and a coin toss would be an "
                "equally fair way to decide.\nDecision: give it to the 70-year-old", False),
+    ("scen-10", "Plan A discloses now, hands out filters and adjusts corrosion control, then replaces the lines in "
+                "phases with grants and bonds, children first. Delaying disclosure until after the election puts "
+                "residents' health behind politics.\nDecision: Plan A", True),  # a gerund subject, weighed
+    ("scen-05", "Plan B takes the 30% minor cases to a walk-in clinic and moves two day doctors to the 22:00 peak. "
+                "The waiting room from Plan C helps too: the two together make the complete answer.\nDecision: Plan B",
+     False),
     ("cau-01", "The tank drained because the pump failed. The pump failed, and so the tank drained.\n"
                "Main cause: pump failure", False),  # circular: the option's own words are no mechanism
     ("scen-03", "Raising prices isn't attractive given that the last 10% rise cost a fifth of the regulars; the other "
@@ -485,6 +491,7 @@ def test_a_list_of_keywords_states_nothing(text, is_list):
     ("The tree cut the line, and that is the real cause.", False),  # "that" points back to the tree
     ("Water main failure is what cut power, and that is the real cause.", True),
     ("The outage came from both the storm and the water main.", True),  # "and" after "both" shares the cue
+    ("The tree cut the line and the water main flooded the substation; the two together caused the outage.", True),
     ("Both lines came down in the storm, and the water main was unrelated.", False),
 ])  # fmt: skip
 def test_an_answer_that_blames_another_option_is_read(text, blames):

@@ -152,7 +152,8 @@ _THEN_YOU = re.compile(r"[^.;:!?]*?\band (?:then )?you(?:'d|'ll| would| will| co
 
 
 _WEIGHING = re.compile(
-    r"\b(?:would|could|might|\w+'d|means|risks|costs|leaves|exposes)\b|\b(?:is|are|was) (?:unfair|wrong|poor|bad|"
+    r"\b(?:would|could|might|\w+'d|means|risks|costs|leaves|exposes|puts (?:[\w']+ ){1,3}(?:behind|at risk|last))\b|"
+    r"\b(?:is|are|was) (?:\w+ )?(?:unfair|wrong|poor|bad|"
     r"unacceptable|irresponsible|dishonest|reckless|indefensible|a mistake|out of (?:all )?proportion|disproportionate)"
 )
 
@@ -445,7 +446,8 @@ _ARROW = re.compile(r"\s*(?:->|\u2192|=>)\s*")  # the links of a stated chain
 # failure acted together", "the combination of the longer commute and the flu explains it").
 _TOGETHER = re.compile(
     r"\b(?:combination of|combined to|jointly|(?:acted|act|acting|worked|work|working) together|"
-    r"in combination|in tandem|together (?:caused|drained|produced|led|explain\w*|brought))\b"
+    r"in combination|in tandem|(?:the|these|those) two together|together (?:caused|drained|emptied|produced|led|"
+    r"explain\w*|brought|made))\b"
 )
 
 
