@@ -6,7 +6,8 @@ a %, a scale word such as "million" or "k", and a bracketed label: "12 (fuel) + 
 reading of it gives that result to the precision stated: a % read as a share (60% x 50 = 30) or
 as a number (20% + 10% = 30%), scale words applied or not (12m + 8m = 20m). An approximate sign,
 "about" or "roughly" allows 5 %. Evaluated with `ast` on numbers and the four operators only:
-nothing an answer writes runs.
+nothing an answer writes runs. A share of an amount is checked the same way: "a third of the 90
+million - about 45 million" is wrong, and so is what it leaves ("..., leaving 30 million").
 """
 
 from __future__ import annotations
@@ -67,20 +68,22 @@ def _readings(expr: str) -> set[float]:
     return out
 
 
-def _near(value: float, stated: float, decimals: int, approx: bool) -> bool:
-    """Whether `value` rounds to `stated` as written (to its digits, plus 1 %; 5 % when approximate)."""
-    return abs(value - stated) <= (0.05 * abs(stated) if approx else 0.5 * 10**-decimals + 0.01 * abs(stated))
+def _near(value: float, stated: float, decimals: int, approx: bool, scale: float = 1.0) -> bool:
+    """Whether `value` rounds to `stated` as written: to its digits (in the scale it was written in),
+    plus 1 %; 5 % when approximate."""
+    return abs(value - stated) <= (0.05 * abs(stated) if approx else 0.5 * 10**-decimals * scale + 0.01 * abs(stated))
 
 
 def _wrong_share(m: re.Match) -> bool:
+    """Whether a share written out (`_SHARE`) states the wrong part, or the wrong remainder."""
     share, number, pct, scale, link, approx, result, rpct, rscale = m.groups()
-    whole = float(number) * _SCALE.get(scale or "", 1)
-    part = whole * (_FRACTIONS[share] if share in _FRACTIONS else float(share[:-1]) / 100)
-    stated = float(result) * _SCALE.get(rscale or scale or "", 1)
-    if "leav" in link:
-        part = whole - part
     if bool(pct) != bool(rpct):
         return False  # "a third of 60% - about 20 points": units this reading does not carry
+    whole = float(number) * _SCALE.get(scale or "", 1)
+    part = whole * (_FRACTIONS[share] if share in _FRACTIONS else float(share[:-1]) / 100)
+    if "leav" in link:
+        part = whole - part
+    stated = float(result) * _SCALE.get(rscale or scale or "", 1)
     rough = bool(approx) and approx.strip() not in ("just", "only")
     return not _near(part, stated, len(result.partition(".")[2]), rough)
 
@@ -97,10 +100,7 @@ def wrong_sum(text: str) -> str | None:
         decimals = len(m.group(3).partition(".")[2])
         targets = {stated, stated * _SCALE.get(m.group(5) or "", 1), stated / (100 if m.group(4) else 1)}
         readings = _readings(expr)
-        # Rounding to the digits stated (in the target's own scale), plus 1 %; 5 % when approximate.
-        ok = any(abs(v - t) <= (0.05 * abs(t) if approx else 0.5 * 10**-decimals * (t / stated if stated else 1)
-                                + 0.01 * abs(t))
-                 for v in readings for t in targets)  # fmt: skip
+        ok = any(_near(v, t, decimals, approx, t / stated if stated else 1) for v in readings for t in targets)
         if readings and not ok:
             return m.group(0).strip()
     return None

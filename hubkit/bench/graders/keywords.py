@@ -12,7 +12,8 @@ Both sides are read the same way first: unicode folded (NFKC: CO₂ is CO2), low
 markdown emphasis dropped, British spelling in its American form, hyphens as spaces, "30 %"
 and "30 percent" as "30%". A mention denied in its clause does not assert it: a negation cue
 before it in the clause ("not", "no", "never", "rather than", "ruled out", "n't", ...) or a
-denying predicate right after it ("a leak was ruled out", "the euro played no part"). A bare
+denying predicate right after it ("a leak was ruled out", "the euro played no part"), a reason
+denied whole ("not because Earth moves closer"), or a table row marked with a cross. A bare
 list of keywords ("Refraction, reflection, dispersion, raindrops.") asserts nothing, nor do
 jotted notes (short lines without verbs).
 """
@@ -272,7 +273,7 @@ def stated(text: str) -> bool:
     Notes state nothing: "Espresso machine broken. Busy Saturday. Technician at noon.", "bridge
     closed Feb; bus rerouted; 20 -> 50 min; attendance down". ("8 a.m." and "Plan A" hold no article.)"""
     return any(_chain(s) or ((len(s.split()) > 5 or _VERB.search(s) or _IRREGULAR.search(s))
-                                   and _FUNCTION.search(re.sub(r"\b[ap]\.m\.|\b(?:plan|option) [a-e]\b", "", s)))
+                             and _FUNCTION.search(re.sub(r"\b[ap]\.m\.|\b(?:plan|option) [a-e]\b", "", s)))
                for s in sentences(text))  # fmt: skip
 
 
@@ -286,6 +287,8 @@ def _chain(sentence: str) -> bool:
     "photosynthesis -> sunlight, water, CO2 -> glucose + oxygen")."""
     steps = [x for x in re.split(r"\s*(?:->|\u2192|=>|[,+])\s*", re.sub(r"^[^:]{0,30}:\s*", "", sentence)) if x.strip()]
     return bool(_LINK.search(sentence)) and sum(len(x.split()) for x in steps) >= 2 * len(steps)
+
+
 _IRREGULAR = re.compile(
     r"\b(?:given|found|done|seen|known|shown|taken|broken|gone|left|lost|held|built|brought|caught|thought|told|"
     r"sent|spent|won|run|put|set|cut|hit|split|spread|drawn|grown|thrown|driven|risen|fallen|gives|get|gets|got)\b"
