@@ -273,6 +273,10 @@ TRICKS = [
     ("scen-05", "Plan B takes the 30% minor cases to a walk-in clinic and moves two day doctors to the 22:00 peak. "
                 "The waiting room from Plan C helps too: the two together make the complete answer.\nDecision: Plan B",
      False),
+    ("cau-03", "The bridge closure lengthened the bus trip from 20 to 50 minutes, and a flu season was going round; "
+               "the flu probably accounts for about as much of the drop.\nMain cause: bridge closure", False),
+    ("scen-03", "The other mill's 12% adds only about 1.2% to a loaf. A price increase is not worth the gamble given "
+                "last year's loss of a fifth of the regulars.\nDecision: switch to the other mill", True),  # "given"
     ("cau-01", "The tank drained because the pump failed. The pump failed, and so the tank drained.\n"
                "Main cause: pump failure", False),  # circular: the option's own words are no mechanism
     ("scen-03", "Raising prices isn't attractive given that the last 10% rise cost a fifth of the regulars; the other "

@@ -101,7 +101,8 @@ HEDGES = [
     "|comes out the same|is just as important|are just as important|be just as important|been just as important"
     "|each accounts for|each account for|each probably accounts for|half each|roughly half of the drop"
     "|equally fair|no clearly right answer|no right answer|any of these would be|any of them would be"
-    "|two together make|both together make|the two together are"
+    "|two together make|both together make|the two together are|accounts for about as much|about as much of the"
+    "|hard to separate them"
     "|equally acceptable|equally sensible|equally legitimate|neither is really better|neither is better"
     "|neither option is better|both answers are|both choices are|both options are defensible|both are legitimate",
     "can't be ruled out|cannot be ruled out|can not be ruled out|can't really be ruled out|not be ruled out"

@@ -51,7 +51,7 @@ _AFTER_LOOSE = re.compile(r"^\W*(?:[a-z0-9']+\s+){0,3}?" + _DENIED_AFTER)
 # ("the tank did not leak, and the pump stopped"; "it didn't rain until the valve failed").
 _CLAUSE_END = re.compile(
     r"[.;:!?\n,()\u2013\u2014]|\s-+\s|->|\u2192|=>|\b(?:but|however|whereas|while|although|and|because|since|so|"
-    r"which|then|when|after|until|once|yet|given that)\b"
+    r"which|then|when|after|until|once|yet|given)\b"
 )
 # A negation cue reaches no further than the next modal verb either ("tests that were never re-run
 # could kill people": the killing is asserted).
