@@ -277,6 +277,10 @@ TRICKS = [
                "the flu probably accounts for about as much of the drop.\nMain cause: bridge closure", False),
     ("scen-03", "The other mill's 12% adds only about 1.2% to a loaf. A price increase is not worth the gamble given "
                 "last year's loss of a fifth of the regulars.\nDecision: switch to the other mill", True),  # "given"
+    ("eth-07", "The documents aren't authenticated and the charity hasn't replied; publishing before doing either "
+               "would be irresponsible. Verify them, ask the charity, then expose the misuse of donations without "
+               "naming the recipients, some of them abuse survivors.\n"
+               "Decision: verify and publish with names removed", True),  # "either would be" is no hedge here
     ("cau-01", "The tank drained because the pump failed. The pump failed, and so the tank drained.\n"
                "Main cause: pump failure", False),  # circular: the option's own words are no mechanism
     ("scen-03", "Raising prices isn't attractive given that the last 10% rise cost a fifth of the regulars; the other "
@@ -558,6 +562,7 @@ def test_a_negated_weighing_verb_is_denied_and_leaves_its_object_named():
     assert asserted(["lives & outweigh & risk"], text, claim=True) is None
     assert asserted(["lives & outweigh & risk"], normalise("Saving lives outweighs the ecological risk."), claim=True)
     assert asserted(["ecological risk"], text, claim=True) is not None
+    assert asserted(["shipping brakes"], normalise("Beating a rival isn't worth shipping brakes that failed."))
 
 
 def test_a_claim_only_supposed_is_not_made():
@@ -571,6 +576,8 @@ def test_a_claim_only_supposed_is_not_made():
     assert asserted(["voluntary schemes fall"], normalise(might), claim=True) is None
     supposed = "Had voluntary schemes failed to reach the uptake, the case for compulsion would be stronger."
     assert asserted(["voluntary schemes fail"], normalise(supposed), claim=True) is None
+    assert asserted(["nearer the sun in summer"], normalise("The idea that we're nearer the Sun in summer is wrong."),
+                    claim=True) is None  # a misconception named to reject it
     stated = "Voluntary schemes failed to reach the uptake, so the case for compulsion is stronger."
     assert asserted(["voluntary schemes fail"], normalise(stated), claim=True) is not None
     assert asserted(["face the sun"], normalise("You must face the Sun to see it."), claim=True) is not None

@@ -62,7 +62,7 @@ _SCOPE_END = re.compile(
 # still names the bias; "poverty does not excuse plagiarism" still names the plagiarism.
 _NOT_DENYING = re.compile(
     r"(?:\w*n't|not|cannot|never)\s+(?:justify|justifies|excuse|excuses|outweigh|outweighs|override|overrides|"
-    r"trump|trumps|beat|beats|change|changes|erase|erases|undo|undoes|cancel|cancels|make up for|mean|means|"
+    r"trump|trumps|beat|beats|change|changes|erase|erases|undo|undoes|cancel|cancels|make up for|mean|means|worth|"
     r"makes? (?=(?:[\w']+ ){1,4}(?:acceptable|ok|okay|right|fine|legitimate|honest)\b))\b"
 )
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -144,7 +144,7 @@ def _denied(sentence: str, start: int, end: int, loose: bool, counterfactual: bo
 # contradictions, which must be claimed to fail an answer.
 _SUPPOSING = re.compile(
     r"\b(?:if|unless|whether|suppose|supposing|imagine|argue|argued|tempting|one might|some might|some would|"
-    r"might say|would say|might think|may think)\b"
+    r"might say|would say|might think|may think|(?:idea|belief|myth|misconception|notion|assumption) that)\b"
 )
 
 
