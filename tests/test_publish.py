@@ -309,3 +309,24 @@ def test_an_upload_error_names_its_cause_and_a_cut_stream_is_retried():
         "o/m: Error while uploading 'training/loss.png' to the Hub: ValueError: malformed batch reply")
     assert transient(wrapped(httpx.StreamConsumed()))
     assert "unreachable or failing after 5 tries" in str(explain(wrapped(httpx.StreamConsumed()), "http://h", "o/m"))
+
+
+def test_an_upload_that_races_the_client_closing_is_transient(monkeypatch):
+    """huggingface_hub closes its shared client after a connection error; an upload on another
+    thread can then get no client at all and fail with an AttributeError inside huggingface_hub:
+    transient, retried. The same AttributeError from anywhere else is a bug, not retried."""
+    from huggingface_hub.utils import _http
+
+    from hubkit.hub.retry import transient
+
+    monkeypatch.setattr(_http, "get_session", lambda: None)  # the instant after close_session()
+    with pytest.raises(AttributeError) as raced:
+        _http.http_backoff("PUT", "http://127.0.0.1:9/lfs/x", max_retries=0)
+    try:
+        raise RuntimeError("Error while uploading 'model.safetensors' to the Hub.") from raced.value
+    except RuntimeError as wrapped:
+        assert transient(wrapped)
+    try:
+        None.request  # noqa: B018 - the same error raised in hubkit's own code
+    except AttributeError as ours:
+        assert not transient(ours)

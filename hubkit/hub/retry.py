@@ -40,10 +40,22 @@ def transient(exc: BaseException | None) -> bool:
         # flight on other threads then fail with this instead of the connection error itself.
         if isinstance(e, RuntimeError) and "client has been closed" in str(e):
             return True
+        # ... or, racing that close, get no client at all (its get_session() returns None).
+        if isinstance(e, AttributeError) and "'NoneType' object has no attribute" in str(e) and _in_hub_client(e):
+            return True
         status = getattr(getattr(e, "response", None), "status_code", None)
         if isinstance(e, HfHubHTTPError) and retryable_status(status):
             return True
     return False
+
+
+def _in_hub_client(exc: BaseException) -> bool:
+    """Whether `exc` was raised inside huggingface_hub's HTTP helpers (not in hubkit's own code)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    path = tb.tb_frame.f_code.co_filename.replace("\\", "/") if tb is not None else ""
+    return path.endswith("huggingface_hub/utils/_http.py")
 
 
 def first_line(exc: BaseException) -> str:
