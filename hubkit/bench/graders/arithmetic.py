@@ -24,17 +24,18 @@ _TERM_PATTERN = r"[$£€]?\s?{0}\d+(?:\.\d+)?)\s?{0}%?)(?:\s?{0}" + _SCALES + r
 _TERM = re.compile(_TERM_PATTERN.format("("))
 _NUMBER = _TERM_PATTERN.format("(?:")
 _OP = r"\s*[-+*/x\u00d7\u00f7\u2212\u2013\u00b7]\s*"
+# A stated result: its number, %, scale word (three groups).
+_AMOUNT = rf"[$£€]?\s?(\d+(?:\.\d+)?)(?![\d.]\d)\s?(%?)\s?({_SCALES})?(?!\w)"
 _SUM = re.compile(
     rf"(?<![\w.,]){_NUMBER}(?:{_OP}{_NUMBER})+\s*"
     r"(=|\u2248|~=|equals|comes to|works out (?:to|at)|gives)\s*(about |roughly |approximately |around |~\s?)?"
-    rf"[$£€]?\s?(\d+(?:\.\d+)?)(?![\d.]\d)\s?(%?)\s?({_SCALES})?(?!\w)"
+    + _AMOUNT
 )
 # A share of an amount and what it comes to or leaves: "a third of the 90 million - about 45
 # million", "30% of 10% = 3%", "grants cover a third of the 90 million, leaving 30 million".
 _FRACTIONS = {"half": 1 / 2, "a half": 1 / 2, "one half": 1 / 2, "a third": 1 / 3, "one third": 1 / 3,
               "two thirds": 2 / 3, "a quarter": 1 / 4, "one quarter": 1 / 4, "three quarters": 3 / 4,
               "a fifth": 1 / 5, "one fifth": 1 / 5, "a tenth": 1 / 10, "one tenth": 1 / 10}
-_AMOUNT = rf"[$£€]?\s?(\d+(?:\.\d+)?)\s?(%?)\s?({_SCALES})?(?!\w)"
 _SHARE = re.compile(
     rf"(?<![\w.])({'|'.join(_FRACTIONS)}|\d+(?:\.\d+)?%) of (?:the |its |their |a |an )?{_AMOUNT}"
     r"(?: [a-z]+){0,2}?\s*(=|\u2248|[-\u2013\u2014:(]|is|comes to|equals|i\.e\.,?|,? (?:so |which )?leav(?:es|ing))"

@@ -127,10 +127,7 @@ def _denied(sentence: str, start: int, end: int, loose: bool, counterfactual: bo
     if _CROSSED_ROW.match(sentence) or _NOT_BECAUSE.search(sentence[:start]):
         return True
     # What follows a negated weighing verb stays named; the verb itself ("doesn't outweigh") is denied.
-    masked = sentence
-    for m in _NOT_DENYING.finditer(sentence):
-        if m.end() <= start:
-            masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end() :]  # offsets kept
+    masked = _NOT_DENYING.sub(lambda m: " " * len(m.group(0)) if m.end() <= start else m.group(0), sentence)
     before = _SCOPE_END.split(masked[:start])[-1]
     after = _CLAUSE_END.split(sentence[end:], maxsplit=1)[0]
     cues = [m.group(0) for m in _BEFORE.finditer(before)]
@@ -278,14 +275,16 @@ def stated(text: str) -> bool:
 
 
 # A causal chain's link ("bearing -> pump stops"), not "20 -> 50".
-_LINK = re.compile(r"[a-z]\s*(?:->|\u2192|=>)\s*[a-z]")
+_ARROW = re.compile(r"\s*(?:->|\u2192|=>)\s*")  # the links of a stated chain
+_LINK = re.compile(rf"[a-z]{_ARROW.pattern}[a-z]")
 
 
 def _chain(sentence: str) -> bool:
     """A causal chain that states its links ("bridge shut -> long detour -> fewer pupils"): steps of
     two words on average, not a row of keywords ("mutation -> antibiotic -> survivors -> plasmids",
     "photosynthesis -> sunlight, water, CO2 -> glucose + oxygen")."""
-    steps = [x for x in re.split(r"\s*(?:->|\u2192|=>|[,+])\s*", re.sub(r"^[^:]{0,30}:\s*", "", sentence)) if x.strip()]
+    body = re.sub(r"^[^:]{0,30}:\s*", "", sentence)  # a label ("Chain: ...") is no step
+    steps = [x for x in re.split(rf"{_ARROW.pattern}|\s*[,+]\s*", body) if x.strip()]
     return bool(_LINK.search(sentence)) and sum(len(x.split()) for x in steps) >= 2 * len(steps)
 
 
@@ -444,7 +443,6 @@ _CLEARED = re.compile(
 )
 
 
-_ARROW = re.compile(r"\s*(?:->|\u2192|=>)\s*")  # the links of a stated chain
 # Causes said to act together: every one named in the sentence is blamed ("the leak and the pump
 # failure acted together", "the combination of the longer commute and the flu explains it").
 _TOGETHER = re.compile(
